@@ -1,0 +1,19 @@
+/* The block partition every schedule agrees on. */
+#include <string.h>
+
+#include "patterns.h"
+
+size_t tcoll__block_count(size_t count, int parts, int i) {
+  size_t base = count / (size_t)parts, rem = count % (size_t)parts;
+  return base + ((size_t)i < rem ? 1 : 0);
+}
+
+size_t tcoll__block_offset(size_t count, int parts, int i) {
+  size_t base = count / (size_t)parts, rem = count % (size_t)parts;
+  size_t ui = (size_t)i;
+  return ui * base + (ui < rem ? ui : rem);
+}
+
+void tcoll__copy_to_recv(const tcoll_call *call) {
+  if (call->sendbuf != call->recvbuf) memcpy(call->recvbuf, call->sendbuf, call->bytes);
+}

@@ -1,0 +1,93 @@
+/*
+ * Shared schedules, each written once (algorithms/pattern_*.c) and composed
+ * by the algorithm files.
+ *
+ * Conventions: `src` points at this rank's current contribution to the
+ * reduction. It starts as the caller's sendbuf and becomes recvbuf once
+ * anything has been reduced into recvbuf; schedules update it. Reading from
+ * sendbuf until the first reduction spares the initial copy of the vector.
+ */
+#ifndef TCOLL_PATTERNS_H
+#define TCOLL_PATTERNS_H
+
+#include "tcoll_internal.h"
+
+/* ---- pattern_blocks.c: the partition of a vector into blocks ---- */
+
+/* `count` elements in `parts` blocks: the first count % parts blocks have one
+ * element more. Every schedule uses this one partition. */
+size_t tcoll__block_count(size_t count, int parts, int i);
+size_t tcoll__block_offset(size_t count, int parts, int i);
+
+/* recvbuf = sendbuf unless in place (p = 1 and other no-op schedules). */
+void tcoll__copy_to_recv(const tcoll_call *call);
+
+/* ---- pattern_fold.c: fold a non-power-of-two group into a power of two ---- */
+
+typedef struct {
+  int p2;    /* largest power of two <= size */
+  int extra; /* size - p2 ranks fold in */
+  int vrank; /* rank inside the power-of-two group, -1 if folded out */
+} tcoll_fold;
+
+tcoll_fold tcoll__fold_plan(int rank, int size);
+/* The real rank of the group member with index vrank. */
+int tcoll__fold_real_rank(const tcoll_fold *f, int vrank);
+/* Ranks 0, 2, .., 2*extra-2 send their vector to the next odd rank, which
+ * reduces it into recvbuf (src becomes recvbuf there). */
+tcoll_status tcoll__fold_in(tcoll_comm *c, const tcoll_call *call, const tcoll_fold *f,
+                            const void **src);
+/* The odd ranks send the finished recvbuf back to their folded-out partner. */
+tcoll_status tcoll__fold_out(tcoll_comm *c, const tcoll_call *call, const tcoll_fold *f);
+
+/* ---- pattern_halving.c: hypercube schedules over the power-of-two group ---- */
+
+/* Recursive halving reduce-scatter of the whole vector over the group (blocks
+ * of tcoll__block_count(count, p2, .)): afterwards group member v holds the
+ * fully reduced block v in recvbuf. Call only with f->vrank >= 0. */
+tcoll_status tcoll__halving_reduce_scatter(tcoll_comm *c, const tcoll_call *call,
+                                           const tcoll_fold *f, const void **src);
+/* Recursive doubling allgather of the blocks above, in recvbuf. */
+tcoll_status tcoll__doubling_allgather(tcoll_comm *c, const tcoll_call *call, const tcoll_fold *f);
+
+/* ---- pattern_ring.c: ring schedules over all ranks ---- */
+
+/* Ring reduce-scatter of the call's vector (blocks of
+ * tcoll__block_count(count, size, .)). `contrib` is this rank's full input
+ * vector, `acc` a full-length working vector (may equal contrib when in
+ * place). Afterwards block `rank` is fully reduced in acc. Transfers go in
+ * segments of c->segment_bytes with the next receive posted before the
+ * current segment is reduced. */
+tcoll_status tcoll__ring_reduce_scatter(tcoll_comm *c, const tcoll_call *call, const void *contrib,
+                                        void *acc);
+/* Ring allgather: block `rank` of buf is this rank's; afterwards every block
+ * is. */
+tcoll_status tcoll__ring_allgather(tcoll_comm *c, const tcoll_call *call, void *buf);
+
+/* ---- pattern_tree.c: binomial trees rooted anywhere ---- */
+
+/* Binomial reduce to root of the vector at *src into acc (full length, at
+ * every rank; the result is complete only at root). */
+tcoll_status tcoll__binomial_reduce(tcoll_comm *c, const tcoll_call *call, int root,
+                                    const void **src, void *acc);
+/* Binomial broadcast of bytes at buf from root. */
+tcoll_status tcoll__binomial_bcast(tcoll_comm *c, void *buf, size_t bytes, int root);
+
+/* ---- cost helpers (pattern_cost.c) ---- */
+
+/* The link level a schedule's messages cross: the network as soon as the
+ * communicator spans nodes (refined per step by the topology-aware model). */
+const tcoll_link_model *tcoll__link(const tcoll_comm *c);
+/* Seconds for `messages` messages carrying `bytes` in total, and for reducing
+ * `bytes`. */
+double tcoll__cost_messages(const tcoll_comm *c, double messages, double bytes);
+double tcoll__cost_reduce(const tcoll_comm *c, double bytes);
+/* Fold-in plus fold-out of a non-power-of-two group (0 for powers of two). */
+double tcoll__cost_fold(const tcoll_comm *c, const tcoll_call *call);
+/* check() of algorithms that have no restriction. */
+bool tcoll__check_accepts_all(const tcoll_comm *c, const tcoll_call *call, char *why, size_t whylen);
+/* Writes "needs ..." into why and returns false when `cond` fails. */
+bool tcoll__decline(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

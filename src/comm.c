@@ -1,0 +1,209 @@
+/* Communicator life cycle: private duplicate, node split, environment,
+ * forced algorithms, scratch memory. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "tcoll_internal.h"
+
+#define MPI_TRY(call, what)                                   \
+  do {                                                        \
+    int mpi_err_ = (call);                                    \
+    if (mpi_err_ != MPI_SUCCESS) {                            \
+      status = tcoll__mpi_error(mpi_err_, what);              \
+      goto cleanup;                                           \
+    }                                                         \
+  } while (0)
+
+static tcoll_status read_log_level(void) {
+  const char *v = tcoll__env_get(TCOLL_ENV_TCOLL_DEBUG);
+  if (strcasecmp(v, "WARN") == 0) tcoll__log_threshold = TCOLL_LOG_WARN;
+  else if (strcasecmp(v, "INFO") == 0) tcoll__log_threshold = TCOLL_LOG_INFO;
+  else if (strcasecmp(v, "TRACE") == 0) tcoll__log_threshold = TCOLL_LOG_TRACE;
+  else
+    return tcoll__error(TCOLL_ERR_INVALID_ARG, "TCOLL_DEBUG=\"%s\" is not WARN, INFO or TRACE", v);
+  return TCOLL_OK;
+}
+
+static tcoll_status read_fallback(tcoll_comm *c) {
+  const char *v = tcoll__env_get(TCOLL_ENV_TCOLL_FALLBACK);
+  if (strcasecmp(v, "warn") == 0) c->fallback_is_error = false;
+  else if (strcasecmp(v, "error") == 0) c->fallback_is_error = true;
+  else return tcoll__error(TCOLL_ERR_INVALID_ARG, "TCOLL_FALLBACK=\"%s\" is not warn or error", v);
+  return TCOLL_OK;
+}
+
+/* The TCOLL_<COLL>_ALGO variable of each collective that has one. */
+static const struct {
+  tcoll_coll coll;
+  tcoll_env_id env;
+} algo_variables[] = {
+    {TCOLL_ALLREDUCE, TCOLL_ENV_TCOLL_ALLREDUCE_ALGO},
+};
+
+static tcoll_status read_forced_algorithms(tcoll_comm *c) {
+  for (size_t i = 0; i < sizeof algo_variables / sizeof algo_variables[0]; i++) {
+    const char *v = tcoll__env_get(algo_variables[i].env);
+    if (strcmp(v, "auto") == 0) continue;
+    const tcoll_algorithm *a = tcoll__algorithm_find(algo_variables[i].coll, v);
+    if (!a) {
+      char names[512];
+      tcoll__algorithm_names(algo_variables[i].coll, names, sizeof names);
+      return tcoll__error(TCOLL_ERR_INVALID_ARG, "%s=\"%s\" is not a %s algorithm (known: auto, %s)",
+                          tcoll__env_table[algo_variables[i].env].name, v,
+                          tcoll__coll_name(algo_variables[i].coll), names);
+    }
+    c->forced[algo_variables[i].coll] = a;
+  }
+  return TCOLL_OK;
+}
+
+/* Which node each rank is on, numbered by each node's lowest rank, so the
+ * numbering is identical everywhere and does not depend on hostnames. */
+static tcoll_status split_nodes(tcoll_comm *c) {
+  tcoll_status status = TCOLL_OK;
+  MPI_Comm node_comm = MPI_COMM_NULL;
+  int *leader_of_rank = NULL;
+  size_t ranks_per_node = 0;
+  status = tcoll__env_get_bytes(TCOLL_ENV_TCOLL_RANKS_PER_NODE, 0, (size_t)1 << 30, &ranks_per_node);
+  if (status != TCOLL_OK) return status;
+  c->node_of_rank = malloc(sizeof(int) * (size_t)c->size);
+  leader_of_rank = malloc(sizeof(int) * (size_t)c->size);
+  if (!c->node_of_rank || !leader_of_rank) {
+    status = tcoll__error(TCOLL_ERR_NO_MEMORY, "tcoll_comm_create: node table for %d ranks", c->size);
+    goto cleanup;
+  }
+  int leader;
+  if (ranks_per_node > 0) {
+    leader = c->rank - c->rank % (int)ranks_per_node;
+  } else {
+    MPI_TRY(MPI_Comm_split_type(c->mpi, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node_comm),
+            "MPI_Comm_split_type");
+    /* The lowest rank of the node: ranks were keyed by rank, so local rank 0. */
+    leader = c->rank;
+    MPI_TRY(MPI_Bcast(&leader, 1, MPI_INT, 0, node_comm), "MPI_Bcast(node leader)");
+  }
+  MPI_TRY(MPI_Allgather(&leader, 1, MPI_INT, leader_of_rank, 1, MPI_INT, c->mpi),
+          "MPI_Allgather(node leaders)");
+  /* A leader is the lowest rank of its node, so it is met before its
+   * members and its node number is known when they need it. */
+  c->num_nodes = 0;
+  for (int r = 0; r < c->size; r++)
+    c->node_of_rank[r] = (leader_of_rank[r] == r) ? c->num_nodes++ : c->node_of_rank[leader_of_rank[r]];
+  c->node = c->node_of_rank[c->rank];
+  c->local_size = 0;
+  c->local_rank = 0;
+  for (int r = 0; r < c->size; r++) {
+    if (c->node_of_rank[r] != c->node) continue;
+    if (r < c->rank) c->local_rank++;
+    c->local_size++;
+  }
+cleanup:
+  if (node_comm != MPI_COMM_NULL) MPI_Comm_free(&node_comm);
+  free(leader_of_rank);
+  return status;
+}
+
+tcoll_status tcoll_comm_create(MPI_Comm comm, tcoll_comm **out) {
+  tcoll_status status = TCOLL_OK;
+  tcoll_comm *c = NULL;
+  if (!out) return tcoll__error(TCOLL_ERR_INVALID_ARG, "tcoll_comm_create: out is NULL");
+  *out = NULL;
+  if (comm == MPI_COMM_NULL)
+    return tcoll__error(TCOLL_ERR_INVALID_ARG, "tcoll_comm_create: comm is MPI_COMM_NULL");
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized)
+    return tcoll__error(TCOLL_ERR_INVALID_ARG, "tcoll_comm_create: MPI is not initialized");
+  c = calloc(1, sizeof *c);
+  if (!c) return tcoll__error(TCOLL_ERR_NO_MEMORY, "tcoll_comm_create: communicator");
+  c->mpi = MPI_COMM_NULL;
+  MPI_TRY(MPI_Comm_dup(comm, &c->mpi), "MPI_Comm_dup");
+  MPI_TRY(MPI_Comm_set_errhandler(c->mpi, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  MPI_TRY(MPI_Comm_rank(c->mpi, &c->rank), "MPI_Comm_rank");
+  MPI_TRY(MPI_Comm_size(c->mpi, &c->size), "MPI_Comm_size");
+  c->model = tcoll__default_cost_model;
+  /* Environment errors are detected identically on every rank (same
+   * variables under mpirun), so every rank fails together, before the
+   * collective node split. */
+  if ((status = read_log_level()) != TCOLL_OK) goto cleanup;
+  if ((status = read_fallback(c)) != TCOLL_OK) goto cleanup;
+  if ((status = read_forced_algorithms(c)) != TCOLL_OK) goto cleanup;
+  if ((status = tcoll__env_get_bytes(TCOLL_ENV_TCOLL_SEGMENT_BYTES, 64, TCOLL_MAX_MESSAGE_BYTES,
+                                     &c->segment_bytes)) != TCOLL_OK)
+    goto cleanup;
+  if ((status = tcoll__env_get_bytes(TCOLL_ENV_TCOLL_SCRATCH_KEEP_BYTES, 0, SIZE_MAX,
+                                     &c->scratch_keep_bytes)) != TCOLL_OK)
+    goto cleanup;
+  if ((status = split_nodes(c)) != TCOLL_OK) goto cleanup;
+  *out = c;
+  return TCOLL_OK;
+cleanup:
+  tcoll_comm_destroy(c);
+  return status;
+}
+
+tcoll_status tcoll_comm_destroy(tcoll_comm *c) {
+  tcoll_status status = TCOLL_OK;
+  if (!c) return TCOLL_OK;
+  if (c->mpi != MPI_COMM_NULL) {
+    int err = MPI_Comm_free(&c->mpi);
+    if (err != MPI_SUCCESS) status = tcoll__mpi_error(err, "MPI_Comm_free");
+  }
+  free(c->node_of_rank);
+  free(c->scratch);
+  free(c);
+  return status;
+}
+
+int tcoll_comm_rank(const tcoll_comm *c) { return c ? c->rank : -1; }
+int tcoll_comm_size(const tcoll_comm *c) { return c ? c->size : -1; }
+
+tcoll_status tcoll__scratch(tcoll_comm *c, size_t bytes, void **out) {
+  if (bytes > c->scratch_bytes) {
+    /* free + malloc, not realloc: the old contents are never needed */
+    free(c->scratch);
+    c->scratch = malloc(bytes);
+    c->scratch_bytes = c->scratch ? bytes : 0;
+    if (!c->scratch) {
+      *out = NULL;
+      return tcoll__error(TCOLL_ERR_NO_MEMORY, "scratch buffer of %zu bytes", bytes);
+    }
+  }
+  *out = c->scratch;
+  return TCOLL_OK;
+}
+
+void tcoll__scratch_trim(tcoll_comm *c) {
+  if (c->scratch_bytes > c->scratch_keep_bytes) {
+    free(c->scratch);
+    c->scratch = NULL;
+    c->scratch_bytes = 0;
+  }
+}
+
+tcoll_status tcoll_comm_set_algorithm(tcoll_comm *c, tcoll_coll coll, const char *name) {
+  if (!c) return tcoll__error(TCOLL_ERR_INVALID_ARG, "tcoll_comm_set_algorithm: comm is NULL");
+  if ((unsigned)coll >= TCOLL_NUM_COLLS)
+    return tcoll__error(TCOLL_ERR_INVALID_ARG, "tcoll_comm_set_algorithm: unknown collective %d",
+                        (int)coll);
+  if (!name || strcmp(name, "auto") == 0) {
+    c->forced[coll] = NULL;
+    return TCOLL_OK;
+  }
+  const tcoll_algorithm *a = tcoll__algorithm_find(coll, name);
+  if (!a) {
+    char names[512];
+    tcoll__algorithm_names(coll, names, sizeof names);
+    return tcoll__error(TCOLL_ERR_INVALID_ARG,
+                        "tcoll_comm_set_algorithm: \"%s\" is not a %s algorithm (known: auto%s%s)",
+                        name, tcoll__coll_name(coll), names[0] ? ", " : "", names);
+  }
+  c->forced[coll] = a;
+  return TCOLL_OK;
+}
+
+const char *tcoll_last_algorithm(const tcoll_comm *c, tcoll_coll coll) {
+  if (!c || (unsigned)coll >= TCOLL_NUM_COLLS || !c->last[coll]) return NULL;
+  return c->last[coll]->name;
+}

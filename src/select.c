@@ -1,0 +1,139 @@
+/*
+ * Selection: forced algorithm (tcoll_comm_set_algorithm or TCOLL_<COLL>_ALGO)
+ * if it accepts the call, otherwise the cheapest algorithm by the cost model
+ * among those whose check() accepts. Everything used here (count, dtype, op,
+ * communicator shape, model) is identical on every rank, so every rank picks
+ * the same algorithm without communicating.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tcoll_internal.h"
+
+#define MAX_CANDIDATES 16
+
+typedef struct {
+  const tcoll_algorithm *alg;
+  bool usable;
+  char why[192];
+  double seconds;
+} candidate;
+
+/* Evaluates every registered algorithm of the call's collective. */
+static size_t evaluate(const tcoll_comm *c, const tcoll_call *call, candidate *cand) {
+  size_t n = 0;
+  const tcoll_algorithm *a;
+  for (size_t i = 0; n < MAX_CANDIDATES && (a = tcoll__algorithm_at(call->coll, i)) != NULL; i++) {
+    candidate *k = &cand[n++];
+    k->alg = a;
+    k->why[0] = '\0';
+    k->usable = a->check(c, call, k->why, sizeof k->why);
+    k->seconds = k->usable ? a->cost(c, call) : INFINITY;
+  }
+  return n;
+}
+
+/* Index of the cheapest usable candidate; ties go to the earlier registered
+ * one. -1 if none is usable. */
+static int cheapest(const candidate *cand, size_t n) {
+  int best = -1;
+  for (size_t i = 0; i < n; i++)
+    if (cand[i].usable && (best < 0 || cand[i].seconds < cand[best].seconds)) best = (int)i;
+  return best;
+}
+
+static int size_bucket(size_t bytes) {
+  int b = 0;
+  while (b < 63 && ((size_t)1 << (b + 1)) <= bytes) b++;
+  return b;
+}
+
+tcoll_status tcoll__select(tcoll_comm *c, const tcoll_call *call, const tcoll_algorithm **out,
+                           tcoll_choice_source *source) {
+  const tcoll_algorithm *forced = c->forced[call->coll];
+  if (forced) {
+    char why[192] = "";
+    if (forced->check(c, call, why, sizeof why)) {
+      *out = forced;
+      *source = TCOLL_SOURCE_FORCED;
+      return TCOLL_OK;
+    }
+    if (c->fallback_is_error)
+      return tcoll__error(TCOLL_ERR_UNSUPPORTED, "%s algorithm %s cannot perform this call: %s",
+                          tcoll__coll_name(call->coll), forced->name, why);
+    if (!c->warned_fallback[call->coll]) {
+      c->warned_fallback[call->coll] = true;
+      TCOLL_WARN("forced %s algorithm %s cannot perform a call of %zu x %s: %s; selecting "
+                 "automatically (TCOLL_FALLBACK=error makes this an error; warned once)",
+                 tcoll__coll_name(call->coll), forced->name, call->count,
+                 tcoll__dtype_name(call->dtype), why);
+    }
+  }
+  candidate cand[MAX_CANDIDATES];
+  size_t n = evaluate(c, call, cand);
+  int best = cheapest(cand, n);
+  if (best < 0)
+    return tcoll__error(TCOLL_ERR_UNSUPPORTED, "no %s algorithm can perform a call of %zu x %s",
+                        tcoll__coll_name(call->coll), call->count, tcoll__dtype_name(call->dtype));
+  *out = cand[best].alg;
+  *source = TCOLL_SOURCE_COST_MODEL;
+  /* Log once per size bucket: a per-call log line would cost more than a
+   * small collective. */
+  int bucket = size_bucket(call->bytes);
+  if (tcoll__log_threshold >= TCOLL_LOG_INFO && !(c->logged_buckets[call->coll] >> bucket & 1)) {
+    c->logged_buckets[call->coll] |= (uint64_t)1 << bucket;
+    TCOLL_INFO("%s of %zu bytes on %d ranks: %s (cost model, %.3g us predicted)",
+               tcoll__coll_name(call->coll), call->bytes, c->size, cand[best].alg->name,
+               cand[best].seconds * 1e6);
+  }
+  return TCOLL_OK;
+}
+
+/* snprintf that appends and never overruns; returns the new used length. */
+static size_t append(char *buf, size_t buflen, size_t used, const char *fmt, ...) {
+  if (used >= buflen) return used;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf + used, buflen - used, fmt, ap);
+  va_end(ap);
+  if (n < 0) return used;
+  return (used + (size_t)n < buflen) ? used + (size_t)n : buflen - 1;
+}
+
+void tcoll__explain(const tcoll_comm *c, const tcoll_call *call, char *buf, size_t buflen) {
+  candidate cand[MAX_CANDIDATES];
+  size_t n = evaluate(c, call, cand);
+  int best = cheapest(cand, n);
+  size_t u = 0;
+  buf[0] = '\0';
+  u = append(buf, buflen, u, "%s of %zu x %s (%zu bytes), op %s, %d ranks on %d node(s)\n",
+             tcoll__coll_name(call->coll), call->count, tcoll__dtype_name(call->dtype), call->bytes,
+             tcoll__op_name(call->op), c->size, c->num_nodes);
+  for (size_t i = 0; i < n; i++) {
+    if (cand[i].usable)
+      u = append(buf, buflen, u, "  %-20s %12.3f us%s\n", cand[i].alg->name, cand[i].seconds * 1e6,
+                 (int)i == best ? "  <- cheapest" : "");
+    else
+      u = append(buf, buflen, u, "  %-20s   not usable: %s\n", cand[i].alg->name, cand[i].why);
+  }
+  const tcoll_algorithm *forced = c->forced[call->coll];
+  if (forced) {
+    char why[192] = "";
+    if (forced->check(c, call, why, sizeof why)) {
+      append(buf, buflen, u, "choice: %s (forced)\n", forced->name);
+      return;
+    }
+    u = append(buf, buflen, u, "forced %s declines (%s); TCOLL_FALLBACK=%s: ", forced->name, why,
+               c->fallback_is_error ? "error, the call fails" : "warn, automatic choice");
+    if (c->fallback_is_error) {
+      append(buf, buflen, u, "TCOLL_ERR_UNSUPPORTED\n");
+      return;
+    }
+  }
+  if (best < 0)
+    append(buf, buflen, u, "choice: none (no algorithm accepts this call)\n");
+  else
+    append(buf, buflen, u, "choice: %s (cost model: cheapest predicted)\n", cand[best].alg->name);
+}

@@ -1,0 +1,222 @@
+/*
+ * Internal declarations shared by src/ and algorithms/. Not installed.
+ *
+ * Vocabulary used throughout:
+ *  - element: one value of the call's dtype; counts are in elements.
+ *  - block:   one rank's share of a vector partitioned over ranks
+ *             (pattern_blocks.c decides the partition, once).
+ *  - segment: a piece of a block sent as one MPI message so that large
+ *             transfers pipeline with the reduction and stay under MPI's int
+ *             count limit (size set by TCOLL_SEGMENT_BYTES).
+ */
+#ifndef TCOLL_INTERNAL_H
+#define TCOLL_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels.h"
+#include "tcoll.h"
+
+/* ---- status and errors (status.c) ---- */
+
+/* Records a formatted detail for tcoll_last_error() and returns `s`. */
+tcoll_status tcoll__error(tcoll_status s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Converts an MPI error code into TCOLL_ERR_MPI with MPI's own error string. */
+tcoll_status tcoll__mpi_error(int mpi_err, const char *what);
+
+/* ---- logging (log.c) ---- */
+
+typedef enum { TCOLL_LOG_WARN = 0, TCOLL_LOG_INFO = 1, TCOLL_LOG_TRACE = 2 } tcoll_log_level;
+extern int tcoll__log_threshold; /* current level; set from TCOLL_DEBUG */
+void tcoll__log(tcoll_log_level level, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+#define TCOLL_LOG(level, ...)                                                              \
+  do {                                                                                     \
+    if ((int)(level) <= tcoll__log_threshold) tcoll__log(level, __FILE__, __LINE__, __VA_ARGS__); \
+  } while (0)
+#define TCOLL_WARN(...) TCOLL_LOG(TCOLL_LOG_WARN, __VA_ARGS__)
+#define TCOLL_INFO(...) TCOLL_LOG(TCOLL_LOG_INFO, __VA_ARGS__)
+
+/* ---- environment table (env.c) ---- */
+
+#define TCOLL_ENV_LIST(X)                                                                  \
+  X(TCOLL_ALLREDUCE_ALGO, "auto", "force the allreduce algorithm by name")                 \
+  X(TCOLL_FALLBACK, "warn",                                                                 \
+    "a forced algorithm that declines a call: warn once and select automatically (warn), " \
+    "or fail with TCOLL_ERR_UNSUPPORTED (error)")                                           \
+  X(TCOLL_DEBUG, "WARN", "log level: WARN, INFO or TRACE; lines are prefixed tcoll[rank]")  \
+  X(TCOLL_RANKS_PER_NODE, "0",                                                              \
+    "emulate nodes of k consecutive ranks (0: real nodes from MPI_COMM_TYPE_SHARED)")      \
+  X(TCOLL_SEGMENT_BYTES, "1048576",                                                         \
+    "largest single message of the segmented algorithms (ring); smaller pipelines finer")   \
+  X(TCOLL_SCRATCH_KEEP_BYTES, "16777216",                                                   \
+    "scratch memory a communicator keeps between calls; larger needs are freed after use")
+
+typedef enum {
+#define TCOLL_X_ENV_ENUM(name, def, help) TCOLL_ENV_##name,
+  TCOLL_ENV_LIST(TCOLL_X_ENV_ENUM)
+#undef TCOLL_X_ENV_ENUM
+      TCOLL_ENV_COUNT
+} tcoll_env_id;
+
+typedef struct {
+  const char *name;
+  const char *default_value;
+  const char *help;
+} tcoll_env_entry;
+
+extern const tcoll_env_entry tcoll__env_table[TCOLL_ENV_COUNT];
+/* The variable's value, or its default when unset or empty. */
+const char *tcoll__env_get(tcoll_env_id id);
+/* Parses a byte count with optional K/M/G suffix (powers of 1024) and checks
+ * it lies in [min, max]; on error returns INVALID_ARG naming the variable. */
+tcoll_status tcoll__env_get_bytes(tcoll_env_id id, size_t min, size_t max, size_t *out);
+tcoll_status tcoll__parse_bytes(const char *text, size_t *out);
+/* TCOLL_<COLL>_ALGO variable name for a collective ("TCOLL_ALLREDUCE_ALGO"). */
+const char *tcoll__coll_name(tcoll_coll coll); /* "allreduce", ... */
+
+/* ---- cost model (cost.c) ---- */
+
+/* Hockney α-β plus γ per reduced byte. One link level for now (the level of
+ * the slowest link the communicator spans); per-level parameters come with the
+ * topology-aware selection. */
+typedef struct {
+  double alpha; /* seconds per message */
+  double beta;  /* seconds per byte moved */
+  double gamma; /* seconds per byte reduced */
+} tcoll_link_model;
+
+typedef enum { TCOLL_LEVEL_NODE = 0, TCOLL_LEVEL_NETWORK = 1, TCOLL_NUM_LEVELS } tcoll_level;
+
+typedef struct {
+  tcoll_link_model level[TCOLL_NUM_LEVELS];
+} tcoll_cost_model;
+
+extern const tcoll_cost_model tcoll__default_cost_model;
+
+/* ---- the communicator ---- */
+
+struct tcoll_algorithm;
+
+struct tcoll_comm {
+  MPI_Comm mpi; /* private duplicate with MPI_ERRORS_RETURN */
+  int rank;
+  int size;
+  /* node split: nodes are numbered in order of their lowest rank */
+  int node;        /* this rank's node */
+  int num_nodes;
+  int local_rank;  /* rank within its node */
+  int local_size;  /* ranks on this node */
+  int *node_of_rank; /* [size]; identical on every rank */
+  tcoll_cost_model model;
+  size_t segment_bytes;
+  bool fallback_is_error;
+  const struct tcoll_algorithm *forced[TCOLL_NUM_COLLS]; /* NULL = automatic */
+  const struct tcoll_algorithm *last[TCOLL_NUM_COLLS];
+  bool warned_fallback[TCOLL_NUM_COLLS];
+  uint64_t logged_buckets[TCOLL_NUM_COLLS]; /* bit b: choice for ~2^b bytes logged */
+  /* scratch reused across calls so the hot path does not allocate */
+  void *scratch;
+  size_t scratch_bytes;
+  size_t scratch_keep_bytes;
+};
+
+/* A buffer of at least `bytes`, valid until the end of the current call;
+ * reused across calls. NULL (and NO_MEMORY recorded) when allocation fails. */
+tcoll_status tcoll__scratch(tcoll_comm *c, size_t bytes, void **out);
+/* Called after each collective: frees scratch beyond scratch_keep_bytes. */
+void tcoll__scratch_trim(tcoll_comm *c);
+
+/* ---- one call, as the algorithms see it ---- */
+
+typedef struct {
+  tcoll_coll coll;
+  const void *sendbuf; /* == recvbuf when in place */
+  void *recvbuf;
+  size_t count;      /* elements (total vector length for allreduce) */
+  tcoll_dtype dtype;
+  tcoll_op op;       /* AVG arrives as SUM; the core divides afterwards */
+  int root;
+  size_t elem_size;
+  size_t bytes;      /* count * elem_size */
+} tcoll_call;
+
+/* ---- algorithm descriptor and registry (registry.c) ---- */
+
+typedef struct tcoll_algorithm {
+  const char *name; /* lower_snake, never renamed */
+  tcoll_coll coll;
+  const char *summary;
+  /* Pure, no MPI, same answer on every rank. Returns true if the algorithm
+   * can perform the call; otherwise writes the reason into why. */
+  bool (*check)(const tcoll_comm *c, const tcoll_call *call, char *why, size_t whylen);
+  /* Modelled seconds for the call (only asked when check() accepted). */
+  double (*cost)(const tcoll_comm *c, const tcoll_call *call);
+  tcoll_status (*run)(tcoll_comm *c, const tcoll_call *call);
+} tcoll_algorithm;
+
+/* The registry: every algorithm, by the name of its descriptor variable.
+ * Adding an algorithm = one file in algorithms/ + one line here. */
+#define TCOLL_ALGORITHM_LIST(X)                                                            \
+  X(tcoll__allreduce_ring)                                                                 \
+  X(tcoll__allreduce_recursive_doubling)                                                   \
+  X(tcoll__allreduce_rabenseifner)                                                         \
+  X(tcoll__allreduce_binomial_tree)
+
+#define TCOLL_X_DECLARE(var) extern const tcoll_algorithm var;
+TCOLL_ALGORITHM_LIST(TCOLL_X_DECLARE)
+#undef TCOLL_X_DECLARE
+
+/* i-th algorithm of coll in registry order, NULL past the end. */
+const tcoll_algorithm *tcoll__algorithm_at(tcoll_coll coll, size_t i);
+const tcoll_algorithm *tcoll__algorithm_find(tcoll_coll coll, const char *name);
+/* Comma-separated names of coll's algorithms into buf (for messages). */
+void tcoll__algorithm_names(tcoll_coll coll, char *buf, size_t buflen);
+
+/* ---- selection (select.c) ---- */
+
+typedef enum { TCOLL_SOURCE_FORCED, TCOLL_SOURCE_COST_MODEL } tcoll_choice_source;
+
+/* Picks the algorithm for call: the forced one if it accepts (or fails /
+ * falls back per TCOLL_FALLBACK), else the cheapest accepting one. */
+tcoll_status tcoll__select(tcoll_comm *c, const tcoll_call *call, const tcoll_algorithm **out,
+                           tcoll_choice_source *source);
+/* The report behind tcoll_explain(). */
+void tcoll__explain(const tcoll_comm *c, const tcoll_call *call, char *buf, size_t buflen);
+
+/* ---- point-to-point helpers (p2p.c): byte transfers of any size ---- */
+
+/* Largest single MPI message tcoll sends: keeps counts inside MPI's int. */
+#define TCOLL_MAX_MESSAGE_BYTES ((size_t)1 << 30)
+#define TCOLL_TAG 7 /* all traffic is on the private dup, in call order */
+
+tcoll_status tcoll__send(tcoll_comm *c, const void *buf, size_t bytes, int dest);
+tcoll_status tcoll__recv(tcoll_comm *c, void *buf, size_t bytes, int src);
+/* Sends sbytes to dest while receiving rbytes from src (either may be 0). */
+tcoll_status tcoll__sendrecv(tcoll_comm *c, const void *sbuf, size_t sbytes, int dest, void *rbuf,
+                             size_t rbytes, int src);
+
+/* Pointer arithmetic in elements. */
+static inline void *tcoll__at(void *base, size_t elements, size_t elem_size) {
+  return (char *)base + elements * elem_size;
+}
+static inline const void *tcoll__cat(const void *base, size_t elements, size_t elem_size) {
+  return (const char *)base + elements * elem_size;
+}
+
+/* Integer log2 helpers for the tree and hypercube schedules. */
+static inline int tcoll__pow2_floor(int p) {
+  int q = 1;
+  while (q * 2 <= p) q *= 2;
+  return q;
+}
+static inline int tcoll__ceil_log2(int p) {
+  int l = 0;
+  while ((1 << l) < p) l++;
+  return l;
+}
+
+#endif
