@@ -36,14 +36,16 @@
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && \
     !defined(TCOLL_KERNELS_NO_F16C)
 #define HAVE_F16C_PATH 1
+#include <cpuid.h>
 #include <immintrin.h>
+#include <stdatomic.h>
 #else
 #define HAVE_F16C_PATH 0
 #endif
 
-#if defined(__clang__)
-#define IVDEP _Pragma("clang loop vectorize(assume_safety)")
-#elif defined(__GNUC__)
+/* Clang vectorises with runtime alias checks at -O2 already, and warns when
+ * its equivalent hint meets a loop it chose to unroll instead. */
+#if defined(__GNUC__) && !defined(__clang__)
 #define IVDEP _Pragma("GCC ivdep")
 #else
 #define IVDEP
@@ -97,7 +99,7 @@ typedef void (*kernel_fn)(void *out, const void *a, const void *b, size_t n);
     memcpy(&e, &ue, sizeof e);                                                \
     T r = x < y ? x : y;                                                      \
     r = x == y ? e : r;                                                       \
-    r = y != y ? y : r;                                                       \
+    /* A NaN y already won the comparison above; a NaN x did not. */          \
     r = x != x ? x : r;                                                       \
     return r;                                                                 \
   }                                                                           \
@@ -111,7 +113,6 @@ typedef void (*kernel_fn)(void *out, const void *a, const void *b, size_t n);
     memcpy(&e, &ue, sizeof e);                                                \
     T r = y < x ? x : y;                                                      \
     r = x == y ? e : r;                                                       \
-    r = y != y ? y : r;                                                       \
     r = x != x ? x : r;                                                       \
     return r;                                                                 \
   }
@@ -193,13 +194,15 @@ uint16_t tcoll__float_to_half(float f)
   uint32_t a = u & 0x7fffffffu;
   if (a > 0x7f800000u) /* NaN: keep the top payload bits, as F16C does */
     return (uint16_t)(sign | 0x7e00u | ((a >> 13) & 0x3ffu));
-  if (a >= 0x477ff000u) /* >= 65520, halfway from 65504 to 2^16: ties go up */
+  /* >= 65520, halfway from 65504 to 2^16, where the tie goes up (the rounding
+   * carry below would also reach inf; this keeps the exponent in range). */
+  if (a >= 0x477ff000u)
     return (uint16_t)(sign | 0x7c00u);
   if (a >= 0x38800000u) { /* half normal range, >= 2^-14 */
     /* Rebias the exponent, then round on the 13 dropped bits; a carry out of
      * the mantissa correctly bumps the exponent. */
     uint32_t r = a - ((127u - 15u) << 23);
-    r = (r + 0x0fffu + ((r >> 13) & 1u)) >> 13;
+    r = (r + 0x1000u) >> 13;
     return (uint16_t)(sign | r);
   }
   if (a <= 0x33000000u) /* <= 2^-25, half the smallest subnormal: tie to 0 */
@@ -246,9 +249,33 @@ uint16_t tcoll__float_to_bf16(float f) { return float_to_bf16(f); }
 typedef enum { FMT_HALF, FMT_BF16 } fmt16;
 
 #if HAVE_F16C_PATH
+/* cpuid rather than __builtin_cpu_supports, whose feature names differ
+ * between compilers (Clang 14 has no "f16c"). The 256-bit forms also need
+ * the OS to save YMM state, hence the XGETBV check. */
+static int detect_f16c(void)
+{
+  unsigned eax, ebx, ecx, edx;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
+    return 0;
+  const unsigned need = bit_OSXSAVE | bit_AVX | bit_F16C;
+  if ((ecx & need) != need)
+    return 0;
+  unsigned xcr0_lo, xcr0_hi;
+  __asm__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  (void)xcr0_hi;
+  return (xcr0_lo & 0x6u) == 0x6u; /* XMM and YMM state enabled */
+}
+
 static int have_f16c(void)
 {
-  return __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+  /* -1 = not probed yet; racing first calls store the same answer. */
+  static atomic_int cached = -1;
+  int v = atomic_load_explicit(&cached, memory_order_relaxed);
+  if (v < 0) {
+    v = detect_f16c();
+    atomic_store_explicit(&cached, v, memory_order_relaxed);
+  }
+  return v;
 }
 
 __attribute__((target("avx,f16c"))) static void half_to_float_f16c(float *dst,
