@@ -74,9 +74,9 @@ enum { CHUNK = 4 * BLOCK };
     }                                                                         \
   } while (0)
 
-/* uint32_t operands would otherwise promote to (signed) int and could
- * overflow in the product. */
-_Static_assert(UINT_MAX >= UINT32_MAX, "int wider than 32 bits is not supported");
+/* Were int wider than 32 bits, uint32_t operands would promote to (signed)
+ * int and the wrapping product could overflow. */
+_Static_assert(INT_MAX < UINT32_MAX, "int wider than 32 bits is not supported");
 
 typedef void (*kernel_fn)(void *out, const void *a, const void *b, size_t n);
 
@@ -202,7 +202,7 @@ uint16_t tcoll__float_to_half(float f)
     /* Rebias the exponent, then round on the 13 dropped bits; a carry out of
      * the mantissa correctly bumps the exponent. */
     uint32_t r = a - ((127u - 15u) << 23);
-    r = (r + 0x1000u) >> 13;
+    r = (r + 0x0fffu + ((r >> 13) & 1u)) >> 13;
     return (uint16_t)(sign | r);
   }
   if (a <= 0x33000000u) /* <= 2^-25, half the smallest subnormal: tie to 0 */
