@@ -282,25 +282,44 @@ long ref_check_reduction(uint64_t seed, tcoll_dtype dt, tcoll_op op, ref_mode mo
 
 /* ---- guarded buffers ---- */
 
-#define GUARD_BYTE 0xA5
+/* Each allocation gets its own guard pattern (from a counter stored in its
+ * header), so bytes copied from one buffer's guard into another's are
+ * detected too: a single shared pattern would let an off-by-one memcpy from
+ * sendbuf into recvbuf go unnoticed. */
+typedef struct {
+  size_t bytes;
+  unsigned seed;
+} guard_header;
+
+static unsigned char guard_byte(unsigned seed, size_t k) {
+  return (unsigned char)(seed * 151u + (unsigned)k * 7u + 0x5Bu);
+}
 
 void *ref_guarded_alloc(size_t bytes) {
-  /* the size is stored in front of the leading guard */
-  unsigned char *base = malloc(sizeof(size_t) + 2 * REF_GUARD + bytes + 1);
+  static unsigned next_seed = 1;
+  unsigned char *base = malloc(sizeof(guard_header) + 2 * REF_GUARD + bytes + 1);
   if (!base) return NULL;
-  memcpy(base, &bytes, sizeof bytes);
-  memset(base + sizeof(size_t), GUARD_BYTE, REF_GUARD);
-  memset(base + sizeof(size_t) + REF_GUARD + bytes, GUARD_BYTE, REF_GUARD);
-  return base + sizeof(size_t) + REF_GUARD;
+  guard_header h = {bytes, next_seed++};
+  memcpy(base, &h, sizeof h);
+  unsigned char *buf = base + sizeof h + REF_GUARD;
+  for (size_t k = 0; k < REF_GUARD; k++) {
+    buf[-1 - (long)k] = guard_byte(h.seed, k);
+    buf[bytes + k] = guard_byte(h.seed, REF_GUARD + k);
+  }
+  return buf;
 }
 
 int ref_guards_intact(const void *buf, size_t bytes) {
   const unsigned char *p = buf;
-  for (size_t i = 1; i <= REF_GUARD; i++)
-    if (p[-(long)i] != GUARD_BYTE || p[bytes + i - 1] != GUARD_BYTE) return 0;
+  guard_header h;
+  memcpy(&h, p - REF_GUARD - sizeof h, sizeof h);
+  if (h.bytes != bytes) return 0;
+  for (size_t k = 0; k < REF_GUARD; k++)
+    if (p[-1 - (long)k] != guard_byte(h.seed, k) || p[bytes + k] != guard_byte(h.seed, REF_GUARD + k))
+      return 0;
   return 1;
 }
 
 void ref_guarded_free(void *buf) {
-  if (buf) free((unsigned char *)buf - REF_GUARD - sizeof(size_t));
+  if (buf) free((unsigned char *)buf - REF_GUARD - sizeof(guard_header));
 }
