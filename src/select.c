@@ -35,12 +35,19 @@ static size_t evaluate(const tcoll_comm *c, const tcoll_call *call, candidate *c
   return n;
 }
 
+/* Costs closer than this fraction are a tie. Equal formulas evaluated in a
+ * different order (ring and rabenseifner at p = 2) differ in the last bits;
+ * without a tolerance the choice would flip between them from size to size. */
+#define TIE_TOLERANCE 1e-9
+
 /* Index of the cheapest usable candidate; ties go to the earlier registered
  * one. -1 if none is usable. */
 static int cheapest(const candidate *cand, size_t n) {
   int best = -1;
   for (size_t i = 0; i < n; i++)
-    if (cand[i].usable && (best < 0 || cand[i].seconds < cand[best].seconds)) best = (int)i;
+    if (cand[i].usable &&
+        (best < 0 || cand[i].seconds < cand[best].seconds * (1 - TIE_TOLERANCE)))
+      best = (int)i;
   return best;
 }
 

@@ -138,7 +138,7 @@ typedef struct {
   void *recvbuf;
   size_t count;      /* elements (total vector length for allreduce) */
   tcoll_dtype dtype;
-  tcoll_op op;       /* AVG arrives as SUM; the core divides afterwards */
+  tcoll_op op;       /* AVG included: the kernels reduce it as SUM, the core divides afterwards */
   int root;
   size_t elem_size;
   size_t bytes;      /* count * elem_size */
