@@ -2,10 +2,10 @@
  * allreduce_demo: what tcoll picks and how fast it is, next to the MPI
  * library's own MPI_Allreduce, on this machine.
  *
- *   mpirun -n 2 --bind-to core build/examples/allreduce_demo [max_bytes] [rounds]
+ *   mpirun -n 2 --bind-to core build/examples/allreduce_demo [--sizes B,B,..] [--rounds N]
  *   mpirun -n 2 build/examples/allreduce_demo --explain bytes
  *
- * For each size (float32 sum, 8 B to max_bytes by factors of 8): the
+ * For each size (float32 sum; default 8 B to 16 MiB by factors of 8): the
  * automatic choice, every algorithm forced, and MPI_Allreduce are timed in
  * interleaved rounds (so drifting machine speed hits all alike); per round
  * the slowest rank's time counts; the table shows medians in microseconds
@@ -72,13 +72,32 @@ int main(int argc, char **argv) {
     MPI_Finalize();
     return 0;
   }
-  size_t max_bytes = argc > 1 ? strtoull(argv[1], NULL, 10) : (size_t)16 << 20;
-  int rounds = argc > 2 ? atoi(argv[2]) : 15;
-  if (max_bytes < 8 || rounds < 1) {
-    if (rank_ == 0) fprintf(stderr, "usage: allreduce_demo [max_bytes >= 8] [rounds >= 1]\n");
+  size_t sizes[64];
+  int nsizes = 0, rounds = 15;
+  for (size_t b = 8; b <= ((size_t)16 << 20); b *= 8) sizes[nsizes++] = b;
+  for (int a = 1; a < argc; a++) {
+    if (strcmp(argv[a], "--rounds") == 0 && a + 1 < argc) {
+      rounds = atoi(argv[++a]);
+    } else if (strcmp(argv[a], "--sizes") == 0 && a + 1 < argc) {
+      nsizes = 0;
+      for (char *tok = strtok(argv[++a], ","); tok && nsizes < 64; tok = strtok(NULL, ","))
+        sizes[nsizes++] = strtoull(tok, NULL, 10);
+    } else {
+      nsizes = 0;
+      break;
+    }
+  }
+  int bad = nsizes == 0 || rounds < 1;
+  for (int i = 0; i < nsizes; i++) bad |= sizes[i] < sizeof(float) || sizes[i] > ((size_t)1 << 30);
+  if (bad) {
+    if (rank_ == 0)
+      fprintf(stderr, "usage: allreduce_demo [--sizes BYTES,BYTES,...] [--rounds N] | --explain BYTES\n"
+                      "  sizes from 4 bytes to 1 GiB, rounds >= 1\n");
     MPI_Finalize();
     return 2;
   }
+  size_t max_bytes = 0;
+  for (int i = 0; i < nsizes; i++) max_bytes = sizes[i] > max_bytes ? sizes[i] : max_bytes;
   tcoll_comm *c;
   if (tcoll_comm_create(MPI_COMM_WORLD, &c) != TCOLL_OK) {
     fprintf(stderr, "tcoll_comm_create: %s\n", tcoll_last_error());
@@ -98,8 +117,8 @@ int main(int argc, char **argv) {
     for (int v = 2; v < nvar; v++) printf(" %18s", tcoll_algorithm_name(TCOLL_ALLREDUCE, (size_t)v - 2));
     printf(" %8s\n", "MPI/auto");
   }
-  for (size_t bytes = 8; bytes <= max_bytes; bytes *= 8) {
-    size_t n = bytes / sizeof(float);
+  for (int si = 0; si < nsizes; si++) {
+    size_t n = sizes[si] / sizeof(float), bytes = n * sizeof(float);
     int iters = bytes <= 65536 ? 200 : bytes <= (1 << 20) ? 20 : 3;
     fill(send, n);
     /* correctness of every variant, and a warm-up */
@@ -119,7 +138,7 @@ int main(int argc, char **argv) {
     tcoll_comm_set_algorithm(c, TCOLL_ALLREDUCE, NULL);
     tcoll_allreduce(c, send, recv, n, TCOLL_FLOAT32, TCOLL_SUM);
     const char *picked = tcoll_last_algorithm(c, TCOLL_ALLREDUCE);
-    double med[MAX_VARIANTS];
+    double med[MAX_VARIANTS] = {0};
     for (int v = 0; v < nvar; v++) {
       qsort(times + v * rounds, (size_t)rounds, sizeof(double), cmp_double);
       med[v] = times[v * rounds + rounds / 2] * 1e6;

@@ -78,6 +78,15 @@ tcoll_status tcoll__select(tcoll_comm *c, const tcoll_call *call, const tcoll_al
                  tcoll__dtype_name(call->dtype), why);
     }
   }
+  *source = TCOLL_SOURCE_COST_MODEL;
+  /* Everything else the choice depends on (communicator shape, model,
+   * segment size) is fixed for the communicator's life. */
+  tcoll_choice_cache *cached = &c->choice_cache[call->coll];
+  if (cached->valid && cached->count == call->count && cached->dtype == call->dtype &&
+      cached->op == call->op) {
+    *out = cached->alg;
+    return TCOLL_OK;
+  }
   candidate cand[MAX_CANDIDATES];
   size_t n = evaluate(c, call, cand);
   int best = cheapest(cand, n);
@@ -85,7 +94,11 @@ tcoll_status tcoll__select(tcoll_comm *c, const tcoll_call *call, const tcoll_al
     return tcoll__error(TCOLL_ERR_UNSUPPORTED, "no %s algorithm can perform a call of %zu x %s",
                         tcoll__coll_name(call->coll), call->count, tcoll__dtype_name(call->dtype));
   *out = cand[best].alg;
-  *source = TCOLL_SOURCE_COST_MODEL;
+  cached->valid = true;
+  cached->count = call->count;
+  cached->dtype = call->dtype;
+  cached->op = call->op;
+  cached->alg = cand[best].alg;
   /* Log once per size bucket: a per-call log line would cost more than a
    * small collective. */
   int bucket = size_bucket(call->bytes);

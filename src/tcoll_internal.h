@@ -101,6 +101,14 @@ extern const tcoll_cost_model tcoll__default_cost_model;
 
 struct tcoll_algorithm;
 
+typedef struct {
+  bool valid;
+  size_t count;
+  tcoll_dtype dtype;
+  tcoll_op op;
+  const struct tcoll_algorithm *alg;
+} tcoll_choice_cache;
+
 struct tcoll_comm {
   MPI_Comm mpi; /* private duplicate with MPI_ERRORS_RETURN */
   int rank;
@@ -118,6 +126,9 @@ struct tcoll_comm {
   const struct tcoll_algorithm *last[TCOLL_NUM_COLLS];
   bool warned_fallback[TCOLL_NUM_COLLS];
   uint64_t logged_buckets[TCOLL_NUM_COLLS]; /* bit b: choice for ~2^b bytes logged */
+  /* The last automatic choice per collective: a training loop repeats the
+   * same call, and evaluating every cost() each time would be its overhead. */
+  tcoll_choice_cache choice_cache[TCOLL_NUM_COLLS];
   /* scratch reused across calls so the hot path does not allocate */
   void *scratch;
   size_t scratch_bytes;
