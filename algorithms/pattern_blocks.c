@@ -17,3 +17,16 @@ size_t tcoll__block_offset(size_t count, int parts, int i) {
 void tcoll__copy_to_recv(const tcoll_call *call) {
   if (call->sendbuf != call->recvbuf) memcpy(call->recvbuf, call->sendbuf, call->bytes);
 }
+
+tcoll_call tcoll__vector_view(const tcoll_call *call, int blocks, void *vector) {
+  tcoll_call v = *call;
+  v.count = call->count * (size_t)blocks;
+  v.bytes = v.count * call->elem_size;
+  v.recvbuf = vector;
+  return v;
+}
+
+void tcoll__copy_own_block(const tcoll_call *call, int rank) {
+  void *mine = tcoll__at(call->recvbuf, (size_t)rank * call->count, call->elem_size);
+  if (call->sendbuf != mine) memcpy(mine, call->sendbuf, call->bytes);
+}
