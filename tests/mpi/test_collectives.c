@@ -350,8 +350,6 @@ static int combination_wanted(const test_case *k) {
   if (!k->spec->reduces) return k->op == TCOLL_SUM && k->mode == REF_EXACT;
   if (!ref_is_float(k->dt) && (k->op == TCOLL_AVG || k->mode == REF_REAL)) return 0;
   if (k->mode == REF_REAL && k->op != TCOLL_SUM && k->op != TCOLL_AVG) return 0;
-  /* roots other than 0 move the tree, not the arithmetic: one op suffices */
-  if (k->root != 0 && k->op != TCOLL_SUM && k->op != TCOLL_MAX) return 0;
   return large_count_wanted(k);
 }
 
