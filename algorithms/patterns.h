@@ -32,6 +32,11 @@ void tcoll__copy_to_recv(const tcoll_call *call);
  * `vector` (reduce_scatter's input, allgather's output): what the schedules
  * below work on. */
 tcoll_call tcoll__vector_view(const tcoll_call *call, int blocks, void *vector);
+/* reduce_scatter: a full-length accumulator from scratch (recvbuf holds one
+ * block only) and the view of the call over it. */
+tcoll_status tcoll__accumulator_view(tcoll_comm *c, const tcoll_call *call, tcoll_call *vec);
+/* reduce_scatter: recvbuf = block `rank` of the accumulator. */
+void tcoll__deliver_block(const tcoll_call *call, const tcoll_call *vec, int rank);
 /* allgather: block `rank` of recvbuf = sendbuf, unless in place. */
 void tcoll__copy_own_block(const tcoll_call *call, int rank);
 

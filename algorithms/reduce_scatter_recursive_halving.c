@@ -17,8 +17,6 @@
  * Few rounds and the ring's bandwidth for powers of two: medium blocks.
  * Needs: nothing. Scratch: one full-length accumulator (N bytes).
  */
-#include <string.h>
-
 #include "patterns.h"
 
 static double halving_cost(const tcoll_comm *c, const tcoll_call *call) {
@@ -32,29 +30,25 @@ static double halving_cost(const tcoll_comm *c, const tcoll_call *call) {
 }
 
 static tcoll_status halving_run(tcoll_comm *c, const tcoll_call *call) {
-  const size_t es = call->elem_size;
-  void *acc = NULL;
+  tcoll_call vec;
   if (c->size == 1) {
     tcoll__copy_to_recv(call);
     return TCOLL_OK;
   }
-  tcoll_status s = tcoll__scratch_acc(c, (size_t)c->size * call->bytes, &acc);
+  tcoll_status s = tcoll__accumulator_view(c, call, &vec);
   if (s != TCOLL_OK) return s;
-  const tcoll_call vec = tcoll__vector_view(call, c->size, acc);
   const tcoll_fold f = tcoll__fold_plan(c->rank, c->size);
   const tcoll_group_blocks blocks = {.base_parts = c->size, .by_rank = true};
   const void *src = call->sendbuf;
   s = tcoll__fold_in(c, &vec, &f, &src);
   if (s == TCOLL_OK && f.vrank >= 0) {
     s = tcoll__halving_reduce_scatter(c, &vec, &f, blocks, &src);
-    /* acc is scratch, so this copy is safe in place too */
-    if (s == TCOLL_OK)
-      memcpy(call->recvbuf, tcoll__at(acc, (size_t)c->rank * call->count, es), call->bytes);
+    if (s == TCOLL_OK) tcoll__deliver_block(call, &vec, c->rank);
   }
   /* a folded pair is ranks 2i, 2i+1: the partner's block is rank ^ 1 */
   if (s == TCOLL_OK)
-    s = tcoll__fold_out(c, &f, tcoll__at(acc, (size_t)(c->rank ^ 1) * call->count, es), call->recvbuf,
-                        call->bytes);
+    s = tcoll__fold_out(c, &f, tcoll__at(vec.recvbuf, (size_t)(c->rank ^ 1) * call->count, call->elem_size),
+                        call->recvbuf, call->bytes);
   return s;
 }
 

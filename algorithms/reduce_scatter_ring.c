@@ -12,7 +12,6 @@
  * Parameters: TCOLL_SEGMENT_BYTES (pipelining granularity).
  */
 #include <math.h>
-#include <string.h>
 
 #include "patterns.h"
 
@@ -23,18 +22,14 @@ static double ring_cost(const tcoll_comm *c, const tcoll_call *call) {
 }
 
 static tcoll_status ring_run(tcoll_comm *c, const tcoll_call *call) {
-  void *acc = NULL;
+  tcoll_call vec;
   if (c->size == 1) {
     tcoll__copy_to_recv(call);
     return TCOLL_OK;
   }
-  tcoll_status s = tcoll__scratch_acc(c, (size_t)c->size * call->bytes, &acc);
-  if (s != TCOLL_OK) return s;
-  const tcoll_call vec = tcoll__vector_view(call, c->size, acc);
-  s = tcoll__ring_reduce_scatter(c, &vec, call->sendbuf, acc);
-  /* acc is scratch, so this copy is safe in place too */
-  if (s == TCOLL_OK)
-    memcpy(call->recvbuf, tcoll__at(acc, (size_t)c->rank * call->count, call->elem_size), call->bytes);
+  tcoll_status s = tcoll__accumulator_view(c, call, &vec);
+  if (s == TCOLL_OK) s = tcoll__ring_reduce_scatter(c, &vec, call->sendbuf, vec.recvbuf);
+  if (s == TCOLL_OK) tcoll__deliver_block(call, &vec, c->rank);
   return s;
 }
 
