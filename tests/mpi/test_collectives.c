@@ -256,6 +256,12 @@ static const char *expected_decline(tcoll_coll coll, const char *algo) {
   return NULL;
 }
 
+static int is_algorithm_of(tcoll_coll coll, const char *name) {
+  for (size_t i = 0; i < tcoll_algorithm_count(coll); i++)
+    if (strcmp(tcoll_algorithm_name(coll, i), name) == 0) return 1;
+  return 0;
+}
+
 /* Runs one call and checks it on this rank. Every rank executes the same
  * collective steps whatever its local verdict. Returns 1 on pass. */
 static int run_case(const test_case *k, char *msg, size_t msglen) {
@@ -303,6 +309,8 @@ static int run_case(const test_case *k, char *msg, size_t msglen) {
     pass = 0, snprintf(msg, msglen, "forced %s but tcoll_last_algorithm says %s", k->algo, ran);
   if (pass && declines && strcmp(ran, k->algo) == 0)
     pass = 0, snprintf(msg, msglen, "%s should have declined at p=%d but ran", k->algo, P);
+  if (pass && !is_algorithm_of(spec->coll, ran))
+    pass = 0, snprintf(msg, msglen, "tcoll_last_algorithm says %s, not a %s algorithm", ran, spec->name);
 
   ref_guarded_free(x.a);
   ref_guarded_free(x.b);
