@@ -75,6 +75,33 @@ START_TEST(test_fold_plan) {
 }
 END_TEST
 
+/* The halving schedule's partitions: the p2 members' ranges tile the vector;
+ * by rank, member v's range is exactly the blocks of the ranks it stands for
+ * (a folded pair's two blocks), so reduce_scatter never splits a block. */
+START_TEST(test_group_blocks) {
+  for (int p = 1; p <= 33; p++)
+    for (size_t per = 0; per <= 3; per++) {
+      tcoll_fold f = tcoll__fold_plan(0, p);
+      tcoll_call call = float_call(per * (size_t)p);
+      tcoll_group_blocks by_rank = {.base_parts = p, .by_rank = true};
+      tcoll_group_blocks even = {.base_parts = f.p2, .by_rank = false};
+      size_t off_r = 0, off_e = 0;
+      for (int v = 0; v < f.p2; v++) {
+        ck_assert_uint_eq(tcoll__group_block_offset(&call, &f, by_rank, v), off_r);
+        ck_assert_uint_eq(tcoll__group_block_offset(&call, &f, even, v), off_e);
+        size_t ranks = v < f.extra ? 2 : 1;
+        ck_assert_uint_eq(tcoll__group_block_count(&call, &f, by_rank, v), ranks * per);
+        ck_assert_uint_eq(tcoll__group_block_offset(&call, &f, by_rank, v),
+                          (size_t)tcoll__fold_first_rank(&f, v) * per);
+        off_r += tcoll__group_block_count(&call, &f, by_rank, v);
+        off_e += tcoll__group_block_count(&call, &f, even, v);
+      }
+      ck_assert_uint_eq(off_r, call.count);
+      ck_assert_uint_eq(off_e, call.count);
+    }
+}
+END_TEST
+
 /* cost() of `name` of `coll` with the model (alpha, beta, gamma); `bytes`
  * is the call's count in bytes (recvcount / sendcount for reduce_scatter /
  * allgather). */
@@ -305,6 +332,7 @@ int main(void) {
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, test_block_partition);
   tcase_add_test(tc, test_fold_plan);
+  tcase_add_test(tc, test_group_blocks);
   tcase_add_test(tc, test_costs_known_values);
   tcase_add_test(tc, test_default_model_choice);
   tcase_add_test(tc, test_validation_without_mpi);
