@@ -172,8 +172,10 @@ TCOLL_API tcoll_status tcoll_bcast(tcoll_comm *c, void *buf, size_t count, tcoll
  * Failure: TCOLL_ERR_INVALID_ARG (NULL c, NULL sendbuf with count > 0, NULL
  * recvbuf at the root with count > 0, unknown dtype or op, AVG on an integer
  * type, count * element size overflowing size_t, root outside [0, p), send
- * and receive buffers at the root that overlap without being identical),
- * TCOLL_ERR_UNSUPPORTED, TCOLL_ERR_NO_MEMORY, TCOLL_ERR_MPI. */
+ * and receive buffers at the root that overlap without being identical; the
+ * last two are seen only by the root, so, as in MPI, the other ranks are then
+ * left in the collective), TCOLL_ERR_UNSUPPORTED, TCOLL_ERR_NO_MEMORY,
+ * TCOLL_ERR_MPI. */
 TCOLL_API tcoll_status tcoll_reduce(tcoll_comm *c, const void *sendbuf, void *recvbuf, size_t count,
                                     tcoll_dtype dtype, tcoll_op op, int root);
 
