@@ -324,6 +324,9 @@ static int large_count_wanted(const test_case *k) {
   if (k->count <= 1021) return 1;
   if (k->count <= 65537) {
     if (!k->spec->reduces) return k->dt == TCOLL_FLOAT16 || k->dt == TCOLL_FLOAT64;
+    if (k->spec->coll == TCOLL_ALLREDUCE) /* the most used: every dtype's SUM */
+      return k->op == TCOLL_SUM || (k->dt == TCOLL_FLOAT64 && k->op == TCOLL_MAX) ||
+             (k->dt == TCOLL_BFLOAT16 && k->op == TCOLL_AVG);
     return (k->op == TCOLL_SUM && (k->dt == TCOLL_INT32 || k->dt == TCOLL_BFLOAT16)) ||
            (k->dt == TCOLL_FLOAT64 && k->op == TCOLL_MAX);
   }
