@@ -27,6 +27,8 @@ size_t tcoll__block_offset(size_t count, int parts, int i);
 
 /* recvbuf = sendbuf unless in place (p = 1 and other no-op schedules). */
 void tcoll__copy_to_recv(const tcoll_call *call);
+/* p = 1: the result is the input. Copies it and returns true, else false. */
+bool tcoll__alone(const tcoll_comm *c, const tcoll_call *call);
 
 /* The call seen as a vector of `blocks` x call->count elements held in
  * `vector` (reduce_scatter's input, allgather's output): what the schedules

@@ -24,10 +24,7 @@ static tcoll_status pairwise_run(tcoll_comm *c, const tcoll_call *call) {
   const int p = c->size, r = c->rank;
   const size_t es = call->elem_size;
   void *tmp = NULL;
-  if (p == 1) {
-    tcoll__copy_to_recv(call);
-    return TCOLL_OK;
-  }
+  if (tcoll__alone(c, call)) return TCOLL_OK;
   tcoll_status s = tcoll__scratch(c, call->bytes, &tmp);
   /* in place, recvbuf is this block of sendbuf: the first reduction reads
    * and writes it exactly, which the kernels allow */

@@ -31,10 +31,7 @@ static double halving_cost(const tcoll_comm *c, const tcoll_call *call) {
 
 static tcoll_status halving_run(tcoll_comm *c, const tcoll_call *call) {
   tcoll_call vec;
-  if (c->size == 1) {
-    tcoll__copy_to_recv(call);
-    return TCOLL_OK;
-  }
+  if (tcoll__alone(c, call)) return TCOLL_OK;
   tcoll_status s = tcoll__accumulator_view(c, call, &vec);
   if (s != TCOLL_OK) return s;
   const tcoll_fold f = tcoll__fold_plan(c->rank, c->size);

@@ -23,10 +23,7 @@ static double ring_cost(const tcoll_comm *c, const tcoll_call *call) {
 
 static tcoll_status ring_run(tcoll_comm *c, const tcoll_call *call) {
   tcoll_call vec;
-  if (c->size == 1) {
-    tcoll__copy_to_recv(call);
-    return TCOLL_OK;
-  }
+  if (tcoll__alone(c, call)) return TCOLL_OK;
   tcoll_status s = tcoll__accumulator_view(c, call, &vec);
   if (s == TCOLL_OK) s = tcoll__ring_reduce_scatter(c, &vec, call->sendbuf, vec.recvbuf);
   if (s == TCOLL_OK) tcoll__deliver_block(call, &vec, c->rank);
