@@ -177,8 +177,17 @@ typedef struct tcoll_algorithm {
   X(tcoll__allreduce_rabenseifner)                                                         \
   X(tcoll__allreduce_binomial_tree)
 
+/* Algorithms that exist only in the test build (libtcoll_testing): wrong on
+ * purpose, to prove that the checks of tcoll-bench and the tests can fail. */
+#ifdef TCOLL_TEST_ALGORITHMS
+#define TCOLL_TEST_ALGORITHM_LIST(X) X(tcoll__allreduce_wrong_for_tests)
+#else
+#define TCOLL_TEST_ALGORITHM_LIST(X)
+#endif
+
 #define TCOLL_X_DECLARE(var) extern const tcoll_algorithm var;
 TCOLL_ALGORITHM_LIST(TCOLL_X_DECLARE)
+TCOLL_TEST_ALGORITHM_LIST(TCOLL_X_DECLARE)
 #undef TCOLL_X_DECLARE
 
 /* i-th algorithm of coll in registry order, NULL past the end. */
