@@ -25,13 +25,15 @@ static double rab_cost(const tcoll_comm *c, const tcoll_call *call) {
 static tcoll_status rab_run(tcoll_comm *c, const tcoll_call *call) {
   const void *src = call->sendbuf;
   tcoll_fold f = tcoll__fold_plan(c->rank, c->size);
+  /* p2 equal-ish blocks of the vector, one per group member */
+  const tcoll_group_blocks blocks = {.base_parts = f.p2, .by_rank = false};
   tcoll_status s = tcoll__fold_in(c, call, &f, &src);
   if (s == TCOLL_OK && f.vrank >= 0) {
-    s = tcoll__halving_reduce_scatter(c, call, &f, &src);
+    s = tcoll__halving_reduce_scatter(c, call, &f, blocks, &src);
     if (s == TCOLL_OK && src == call->sendbuf) tcoll__copy_to_recv(call); /* p == 1 */
-    if (s == TCOLL_OK) s = tcoll__doubling_allgather(c, call, &f);
+    if (s == TCOLL_OK) s = tcoll__doubling_allgather(c, call, &f, blocks);
   }
-  if (s == TCOLL_OK) s = tcoll__fold_out(c, call, &f);
+  if (s == TCOLL_OK) s = tcoll__fold_out(c, &f, call->recvbuf, call->recvbuf, call->bytes);
   return s;
 }
 

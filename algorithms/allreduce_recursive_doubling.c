@@ -47,7 +47,7 @@ static tcoll_status rd_run(tcoll_comm *c, const tcoll_call *call) {
     /* p == 1: nothing was reduced into recvbuf */
     if (s == TCOLL_OK && src == call->sendbuf) tcoll__copy_to_recv(call);
   }
-  if (s == TCOLL_OK) s = tcoll__fold_out(c, call, &f);
+  if (s == TCOLL_OK) s = tcoll__fold_out(c, &f, call->recvbuf, call->recvbuf, call->bytes);
   return s;
 }
 

@@ -26,6 +26,10 @@ int tcoll__fold_real_rank(const tcoll_fold *f, int vrank) {
   return vrank < f->extra ? 2 * vrank + 1 : vrank + f->extra;
 }
 
+int tcoll__fold_first_rank(const tcoll_fold *f, int vrank) {
+  return vrank < f->extra ? 2 * vrank : vrank + f->extra;
+}
+
 tcoll_status tcoll__fold_in(tcoll_comm *c, const tcoll_call *call, const tcoll_fold *f,
                             const void **src) {
   if (c->rank >= 2 * f->extra) return TCOLL_OK;
@@ -39,8 +43,9 @@ tcoll_status tcoll__fold_in(tcoll_comm *c, const tcoll_call *call, const tcoll_f
   return TCOLL_OK;
 }
 
-tcoll_status tcoll__fold_out(tcoll_comm *c, const tcoll_call *call, const tcoll_fold *f) {
+tcoll_status tcoll__fold_out(tcoll_comm *c, const tcoll_fold *f, const void *result, void *out,
+                             size_t bytes) {
   if (c->rank >= 2 * f->extra) return TCOLL_OK;
-  if (f->vrank < 0) return tcoll__recv(c, call->recvbuf, call->bytes, c->rank + 1);
-  return tcoll__send(c, call->recvbuf, call->bytes, c->rank - 1);
+  if (f->vrank < 0) return tcoll__recv(c, out, bytes, c->rank + 1);
+  return tcoll__send(c, result, bytes, c->rank - 1);
 }

@@ -11,28 +11,47 @@
  * so member v ends with block v reduced over all members. The allgather is
  * the same exchange in reverse order (mask 1, 2, ...), each step doubling the
  * range a member holds.
+ *
+ * "Block v" is whatever the caller's tcoll_group_blocks says member v owns:
+ * for allreduce one of p2 equal-ish blocks; for reduce_scatter on p = 6
+ * (members v0 = {r0,r1}, v1 = {r2,r3}, v2 = r4, v3 = r5) member v0 owns the
+ * blocks of r0 and r1, so the halving ends with every real rank's block at
+ * the member that stands for it and no block is ever split.
  */
 #include "patterns.h"
 
-/* Elements and offset of the blocks [first, first + n) of the partition. */
-static size_t range_offset(const tcoll_call *call, int parts, int first) {
-  return tcoll__block_offset(call->count, parts, first);
+/* Offset of the range owned by members [v, ...): the first base block of v. */
+size_t tcoll__group_block_offset(const tcoll_call *call, const tcoll_fold *f,
+                                 tcoll_group_blocks blocks, int v) {
+  int first = blocks.by_rank ? tcoll__fold_first_rank(f, v) : v;
+  return tcoll__block_offset(call->count, blocks.base_parts, first);
 }
-static size_t range_count(const tcoll_call *call, int parts, int first, int n) {
-  return tcoll__block_offset(call->count, parts, first + n - 1) +
-         tcoll__block_count(call->count, parts, first + n - 1) -
-         tcoll__block_offset(call->count, parts, first);
+
+size_t tcoll__group_block_count(const tcoll_call *call, const tcoll_fold *f,
+                                tcoll_group_blocks blocks, int v) {
+  return tcoll__group_block_offset(call, f, blocks, v + 1) -
+         tcoll__group_block_offset(call, f, blocks, v);
+}
+
+/* Elements of the members' ranges [first, first + n), contiguous. */
+static size_t range_count(const tcoll_call *call, const tcoll_fold *f, tcoll_group_blocks blocks,
+                          int first, int n) {
+  return tcoll__group_block_offset(call, f, blocks, first + n) -
+         tcoll__group_block_offset(call, f, blocks, first);
 }
 
 tcoll_status tcoll__halving_reduce_scatter(tcoll_comm *c, const tcoll_call *call,
-                                           const tcoll_fold *f, const void **src) {
+                                           const tcoll_fold *f, tcoll_group_blocks blocks,
+                                           const void **src) {
   const size_t es = call->elem_size;
-  int lo = 0, n = f->p2; /* blocks [lo, lo + n) still being reduced here */
+  int lo = 0, n = f->p2; /* members' ranges [lo, lo + n) still being reduced here */
   void *tmp = NULL;
   tcoll_status s;
   if (f->p2 > 1) {
-    /* the largest kept range is half the vector rounded up to whole blocks */
-    s = tcoll__scratch(c, range_count(call, f->p2, 0, f->p2 / 2) * es, &tmp);
+    /* the kept half is at most the larger of the two halves of the vector */
+    size_t a = range_count(call, f, blocks, 0, f->p2 / 2);
+    size_t b = range_count(call, f, blocks, f->p2 / 2, f->p2 / 2);
+    s = tcoll__scratch(c, (a > b ? a : b) * es, &tmp);
     if (s != TCOLL_OK) return s;
   }
   for (int mask = f->p2 / 2; mask >= 1; mask /= 2) {
@@ -40,8 +59,10 @@ tcoll_status tcoll__halving_reduce_scatter(tcoll_comm *c, const tcoll_call *call
     int keep_lo = (f->vrank & mask) ? lo + half : lo;
     int send_lo = (f->vrank & mask) ? lo : lo + half;
     int partner = tcoll__fold_real_rank(f, f->vrank ^ mask);
-    size_t keep_off = range_offset(call, f->p2, keep_lo), keep_n = range_count(call, f->p2, keep_lo, half);
-    size_t send_off = range_offset(call, f->p2, send_lo), send_n = range_count(call, f->p2, send_lo, half);
+    size_t keep_off = tcoll__group_block_offset(call, f, blocks, keep_lo);
+    size_t keep_n = range_count(call, f, blocks, keep_lo, half);
+    size_t send_off = tcoll__group_block_offset(call, f, blocks, send_lo);
+    size_t send_n = range_count(call, f, blocks, send_lo, half);
     s = tcoll__sendrecv(c, tcoll__cat(*src, send_off, es), send_n * es, partner, tmp, keep_n * es,
                         partner);
     if (s != TCOLL_OK) return s;
@@ -54,14 +75,17 @@ tcoll_status tcoll__halving_reduce_scatter(tcoll_comm *c, const tcoll_call *call
   return TCOLL_OK;
 }
 
-tcoll_status tcoll__doubling_allgather(tcoll_comm *c, const tcoll_call *call, const tcoll_fold *f) {
+tcoll_status tcoll__doubling_allgather(tcoll_comm *c, const tcoll_call *call, const tcoll_fold *f,
+                                       tcoll_group_blocks blocks) {
   const size_t es = call->elem_size;
   for (int mask = 1; mask < f->p2; mask *= 2) {
-    int mine = f->vrank & ~(mask - 1); /* first block of the range held here */
+    int mine = f->vrank & ~(mask - 1); /* first member of the range held here */
     int theirs = (f->vrank ^ mask) & ~(mask - 1);
     int partner = tcoll__fold_real_rank(f, f->vrank ^ mask);
-    size_t my_off = range_offset(call, f->p2, mine), my_n = range_count(call, f->p2, mine, mask);
-    size_t th_off = range_offset(call, f->p2, theirs), th_n = range_count(call, f->p2, theirs, mask);
+    size_t my_off = tcoll__group_block_offset(call, f, blocks, mine);
+    size_t my_n = range_count(call, f, blocks, mine, mask);
+    size_t th_off = tcoll__group_block_offset(call, f, blocks, theirs);
+    size_t th_n = range_count(call, f, blocks, theirs, mask);
     tcoll_status s = tcoll__sendrecv(c, tcoll__at(call->recvbuf, my_off, es), my_n * es, partner,
                                      tcoll__at(call->recvbuf, th_off, es), th_n * es, partner);
     if (s != TCOLL_OK) return s;

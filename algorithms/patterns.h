@@ -6,6 +6,12 @@
  * reduction. It starts as the caller's sendbuf and becomes recvbuf once
  * anything has been reduced into recvbuf; schedules update it. Reading from
  * sendbuf until the first reduction spares the initial copy of the vector.
+ *
+ * The `call` a schedule receives describes the vector it works on. For
+ * allreduce that is the caller's call. Collectives whose output is not the
+ * whole vector (reduce_scatter, reduce at a non-root, allgather) pass a view:
+ * a copy of the call with count/bytes of the whole vector and recvbuf
+ * pointing at the full-length buffer that accumulates (tcoll__vector_view).
  */
 #ifndef TCOLL_PATTERNS_H
 #define TCOLL_PATTERNS_H
@@ -22,6 +28,18 @@ size_t tcoll__block_offset(size_t count, int parts, int i);
 /* recvbuf = sendbuf unless in place (p = 1 and other no-op schedules). */
 void tcoll__copy_to_recv(const tcoll_call *call);
 
+/* The call seen as a vector of `blocks` x call->count elements held in
+ * `vector` (reduce_scatter's input, allgather's output): what the schedules
+ * below work on. */
+tcoll_call tcoll__vector_view(const tcoll_call *call, int blocks, void *vector);
+/* reduce_scatter: a full-length accumulator from scratch (recvbuf holds one
+ * block only) and the view of the call over it. */
+tcoll_status tcoll__accumulator_view(tcoll_comm *c, const tcoll_call *call, tcoll_call *vec);
+/* reduce_scatter: recvbuf = block `rank` of the accumulator. */
+void tcoll__deliver_block(const tcoll_call *call, const tcoll_call *vec, int rank);
+/* allgather: block `rank` of recvbuf = sendbuf, unless in place. */
+void tcoll__copy_own_block(const tcoll_call *call, int rank);
+
 /* ---- pattern_fold.c: fold a non-power-of-two group into a power of two ---- */
 
 typedef struct {
@@ -33,22 +51,47 @@ typedef struct {
 tcoll_fold tcoll__fold_plan(int rank, int size);
 /* The real rank of the group member with index vrank. */
 int tcoll__fold_real_rank(const tcoll_fold *f, int vrank);
+/* The lowest real rank member vrank stands for (2 vrank for a folded pair);
+ * vrank == p2 gives size, so member v stands for ranks [first(v), first(v+1)). */
+int tcoll__fold_first_rank(const tcoll_fold *f, int vrank);
 /* Ranks 0, 2, .., 2*extra-2 send their vector to the next odd rank, which
  * reduces it into recvbuf (src becomes recvbuf there). */
 tcoll_status tcoll__fold_in(tcoll_comm *c, const tcoll_call *call, const tcoll_fold *f,
                             const void **src);
-/* The odd ranks send the finished recvbuf back to their folded-out partner. */
-tcoll_status tcoll__fold_out(tcoll_comm *c, const tcoll_call *call, const tcoll_fold *f);
+/* The odd ranks send `bytes` at `result` to their folded-out partner, which
+ * receives them into `out` (allreduce: the whole vector; reduce_scatter: the
+ * partner's own block). */
+tcoll_status tcoll__fold_out(tcoll_comm *c, const tcoll_fold *f, const void *result, void *out,
+                             size_t bytes);
 
 /* ---- pattern_halving.c: hypercube schedules over the power-of-two group ---- */
 
-/* Recursive halving reduce-scatter of the whole vector over the group (blocks
- * of tcoll__block_count(count, p2, .)): afterwards group member v holds the
- * fully reduced block v in recvbuf. Call only with f->vrank >= 0. */
+/* Which part of the vector each of the p2 group members ends up owning:
+ * member v owns the base blocks [first(v), first(v+1)) of the partition of
+ * the vector into `base_parts` blocks (tcoll__block_*). With by_rank false,
+ * first(v) = v (allreduce: p2 equal-ish blocks of the vector). With by_rank
+ * true the base blocks are the p real ranks' blocks and first(v) =
+ * tcoll__fold_first_rank(v), so a member that stands for a folded pair owns
+ * both ranks' blocks (reduce_scatter, as MPICH does). */
+typedef struct {
+  int base_parts;
+  bool by_rank;
+} tcoll_group_blocks;
+
+/* Recursive halving reduce-scatter of the whole vector over the group:
+ * afterwards group member v holds its fully reduced range (above) in
+ * call->recvbuf, at the range's offset. Call only with f->vrank >= 0. */
 tcoll_status tcoll__halving_reduce_scatter(tcoll_comm *c, const tcoll_call *call,
-                                           const tcoll_fold *f, const void **src);
-/* Recursive doubling allgather of the blocks above, in recvbuf. */
-tcoll_status tcoll__doubling_allgather(tcoll_comm *c, const tcoll_call *call, const tcoll_fold *f);
+                                           const tcoll_fold *f, tcoll_group_blocks blocks,
+                                           const void **src);
+/* Recursive doubling allgather of those ranges, in call->recvbuf. */
+tcoll_status tcoll__doubling_allgather(tcoll_comm *c, const tcoll_call *call, const tcoll_fold *f,
+                                       tcoll_group_blocks blocks);
+/* Elements and offset of the range group member v owns. */
+size_t tcoll__group_block_offset(const tcoll_call *call, const tcoll_fold *f,
+                                 tcoll_group_blocks blocks, int v);
+size_t tcoll__group_block_count(const tcoll_call *call, const tcoll_fold *f,
+                                tcoll_group_blocks blocks, int v);
 
 /* ---- pattern_ring.c: ring schedules over all ranks ---- */
 
@@ -72,6 +115,21 @@ tcoll_status tcoll__binomial_reduce(tcoll_comm *c, const tcoll_call *call, int r
                                     const void **src, void *acc);
 /* Binomial broadcast of bytes at buf from root. */
 tcoll_status tcoll__binomial_bcast(tcoll_comm *c, void *buf, size_t bytes, int root);
+
+/* A binomial tree over `n` members whose blocks partition a vector: member m
+ * is real rank tcoll__fold_real_rank(fold, m) (fold NULL: rank m), member
+ * `me` is this rank, and member m's block is block m of `call` split into n
+ * parts (tcoll__block_*). */
+typedef struct {
+  int n, me, root;
+  const tcoll_fold *fold;
+} tcoll_tree_group;
+/* Binomial scatter from the root: afterwards every member holds its own
+ * block of call->recvbuf (and the blocks of its subtree). */
+tcoll_status tcoll__binomial_scatter(tcoll_comm *c, const tcoll_call *call, const tcoll_tree_group *g);
+/* The reverse: each member starts with its own block of call->recvbuf;
+ * afterwards the root holds every block. */
+tcoll_status tcoll__binomial_gather(tcoll_comm *c, const tcoll_call *call, const tcoll_tree_group *g);
 
 /* ---- cost helpers (pattern_cost.c) ---- */
 

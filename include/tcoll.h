@@ -12,7 +12,12 @@
  *    (provided every rank passes the same bad argument, as MPI requires).
  *  - Nothing in the library aborts or exits the process.
  *  - Counts are size_t and may exceed 2^31 elements.
- *  - In-place operation follows NCCL: allreduce when sendbuf == recvbuf.
+ *  - In-place operation follows NCCL: allreduce, reduce (at the root) and
+ *    bcast when sendbuf == recvbuf; reduce_scatter when recvbuf == sendbuf +
+ *    rank*recvcount elements; allgather when sendbuf == recvbuf +
+ *    rank*sendcount elements.
+ *  - root and every count must be the same on every rank (as in MPI), so
+ *    every rank reaches the same verdict on its arguments.
  */
 #ifndef TCOLL_H
 #define TCOLL_H
@@ -129,6 +134,51 @@ TCOLL_API int tcoll_comm_size(const tcoll_comm *comm);
 TCOLL_API tcoll_status tcoll_allreduce(tcoll_comm *c, const void *sendbuf, void *recvbuf,
                                        size_t count, tcoll_dtype dtype, tcoll_op op);
 
+/* Element-wise reduction over all ranks of a vector of p * recvcount
+ * elements (sendbuf) in equal blocks; rank r receives block r, recvcount
+ * elements, in recvbuf. In place when recvbuf == sendbuf + rank*recvcount
+ * elements (the rank's own block of its input). AVG as for tcoll_allreduce:
+ * reduced as SUM, divided once at the end.
+ * Failure: TCOLL_ERR_INVALID_ARG (NULL c, NULL buffer with recvcount > 0,
+ * unknown dtype or op, AVG on an integer type, p * recvcount * element size
+ * overflowing size_t, buffers that overlap without following the in-place
+ * rule), TCOLL_ERR_UNSUPPORTED (the forced algorithm declines and
+ * TCOLL_FALLBACK=error), TCOLL_ERR_NO_MEMORY, TCOLL_ERR_MPI. */
+TCOLL_API tcoll_status tcoll_reduce_scatter(tcoll_comm *c, const void *sendbuf, void *recvbuf,
+                                            size_t recvcount, tcoll_dtype dtype, tcoll_op op);
+
+/* Every rank contributes sendcount elements; every rank receives all p
+ * contributions, rank r's at recvbuf + r*sendcount elements (recvbuf holds
+ * p * sendcount). In place when sendbuf == recvbuf + rank*sendcount elements.
+ * Every rank's result is bitwise identical.
+ * Failure: TCOLL_ERR_INVALID_ARG (NULL c, NULL buffer with sendcount > 0,
+ * unknown dtype, p * sendcount * element size overflowing size_t, buffers
+ * that overlap without following the in-place rule), TCOLL_ERR_UNSUPPORTED,
+ * TCOLL_ERR_NO_MEMORY, TCOLL_ERR_MPI. */
+TCOLL_API tcoll_status tcoll_allgather(tcoll_comm *c, const void *sendbuf, void *recvbuf,
+                                       size_t sendcount, tcoll_dtype dtype);
+
+/* Copies count elements of buf at rank `root` into buf at every rank.
+ * Failure: TCOLL_ERR_INVALID_ARG (NULL c, NULL buf with count > 0, unknown
+ * dtype, count * element size overflowing size_t, root outside [0, p)),
+ * TCOLL_ERR_UNSUPPORTED, TCOLL_ERR_NO_MEMORY, TCOLL_ERR_MPI. */
+TCOLL_API tcoll_status tcoll_bcast(tcoll_comm *c, void *buf, size_t count, tcoll_dtype dtype,
+                                   int root);
+
+/* Element-wise reduction of `count` elements over all ranks into recvbuf at
+ * rank `root`. recvbuf is significant only at the root: elsewhere it may be
+ * NULL and is never written. In place at the root when sendbuf == recvbuf.
+ * AVG as for tcoll_allreduce (divided once, at the root).
+ * Failure: TCOLL_ERR_INVALID_ARG (NULL c, NULL sendbuf with count > 0, NULL
+ * recvbuf at the root with count > 0, unknown dtype or op, AVG on an integer
+ * type, count * element size overflowing size_t, root outside [0, p), send
+ * and receive buffers at the root that overlap without being identical; the
+ * last two are seen only by the root, so, as in MPI, the other ranks are then
+ * left in the collective), TCOLL_ERR_UNSUPPORTED, TCOLL_ERR_NO_MEMORY,
+ * TCOLL_ERR_MPI. */
+TCOLL_API tcoll_status tcoll_reduce(tcoll_comm *c, const void *sendbuf, void *recvbuf, size_t count,
+                                    tcoll_dtype dtype, tcoll_op op, int root);
+
 /* ---- Algorithms: listing, forcing, explaining ---- */
 
 /* Number of registered algorithms for `coll` (0 for an unknown coll). */
@@ -152,7 +202,9 @@ TCOLL_API const char *tcoll_last_algorithm(const tcoll_comm *c, tcoll_coll coll)
 /* Writes into buf (NUL-terminated, truncated to buflen) a report of how a call
  * of `coll` with these arguments would be served on c: every candidate,
  * usable or why not, with its predicted time; then the choice and its source
- * (forced, or cost model). `op` is ignored for collectives without reduction.
+ * (forced, or cost model). `count` is the call's count argument (recvcount,
+ * sendcount for reduce_scatter, allgather). `op` is ignored for collectives
+ * without reduction; the root never changes the choice, so there is none.
  * Local, no communication. TCOLL_ERR_INVALID_ARG for bad arguments. */
 TCOLL_API tcoll_status tcoll_explain(tcoll_comm *c, tcoll_coll coll, size_t count,
                                      tcoll_dtype dtype, tcoll_op op, char *buf, size_t buflen);

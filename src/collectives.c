@@ -29,16 +29,55 @@ static tcoll_status validate_op(const char *fn, const tcoll_call *call) {
   return TCOLL_OK;
 }
 
+/* A buffer the call reads or writes must exist once there is data. */
+static tcoll_status validate_buffer(const char *fn, const char *name, const void *buf, size_t count) {
+  if (count > 0 && !buf)
+    return tcoll__error(TCOLL_ERR_INVALID_ARG, "%s: %s is NULL but count is %zu", fn, name, count);
+  return TCOLL_OK;
+}
+
+/* reduce_scatter's input and allgather's output hold p blocks: p x count
+ * elements must fit in size_t too. */
+static tcoll_status validate_vector(const char *fn, const tcoll_comm *c, const tcoll_call *call,
+                                    const char *count_name) {
+  if (call->bytes > SIZE_MAX / (size_t)c->size)
+    return tcoll__error(TCOLL_ERR_INVALID_ARG, "%s: %s %zu x %d ranks x %zu-byte %s overflows size_t",
+                        fn, count_name, call->count, c->size, call->elem_size,
+                        tcoll__dtype_name(call->dtype));
+  return TCOLL_OK;
+}
+
+/* Every rank passes the same root, so every rank reaches the same verdict. */
+static tcoll_status validate_root(const char *fn, const tcoll_comm *c, int root) {
+  if (root < 0 || root >= c->size)
+    return tcoll__error(TCOLL_ERR_INVALID_ARG, "%s: root %d is outside [0, %d)", fn, root, c->size);
+  return TCOLL_OK;
+}
+
 /* Distinct buffers must not overlap: the algorithms read sendbuf after they
- * have started writing recvbuf. */
+ * have started writing recvbuf. `in_place` is the collective's in-place rule,
+ * named in the message because overlapping buffers are usually a wrong
+ * in-place offset. */
 static tcoll_status validate_disjoint(const char *fn, const void *send, size_t send_bytes,
-                                      const void *recv, size_t recv_bytes) {
+                                      const void *recv, size_t recv_bytes, const char *in_place) {
   uintptr_t s = (uintptr_t)send, r = (uintptr_t)recv;
   if (s < r + recv_bytes && r < s + send_bytes)
     return tcoll__error(TCOLL_ERR_INVALID_ARG,
-                        "%s: sendbuf and recvbuf overlap without being in place (sendbuf == recvbuf)",
-                        fn);
+                        "%s: sendbuf and recvbuf overlap without being in place (%s)", fn, in_place);
   return TCOLL_OK;
+}
+
+/* Address `blocks` blocks of `bytes` past base, as an integer: only compared,
+ * never dereferenced, so a NULL base with count 0 is harmless. */
+static uintptr_t block_address(const void *base, int blocks, size_t bytes) {
+  return (uintptr_t)base + (uintptr_t)blocks * bytes;
+}
+
+/* AVG is reduced as SUM; the result is divided once where it lives, so every
+ * rank holding it divides identical bits the same way. */
+static void finish_avg(const tcoll_comm *c, const tcoll_call *call, void *result, size_t count) {
+  if (call->op == TCOLL_AVG && count > 0)
+    tcoll__kernel_divide(call->dtype, result, count, (double)c->size);
 }
 
 /* Select, run and record. */
@@ -61,18 +100,76 @@ tcoll_status tcoll_allreduce(tcoll_comm *c, const void *sendbuf, void *recvbuf, 
                      .count = count, .dtype = dtype, .op = op, .root = 0};
   tcoll_status status = validate_common(fn, c, &call);
   if (status == TCOLL_OK) status = validate_op(fn, &call);
-  if (status != TCOLL_OK) return status;
-  if (count > 0 && !sendbuf)
-    return tcoll__error(TCOLL_ERR_INVALID_ARG, "%s: sendbuf is NULL but count is %zu", fn, count);
-  if (count > 0 && !recvbuf)
-    return tcoll__error(TCOLL_ERR_INVALID_ARG, "%s: recvbuf is NULL but count is %zu", fn, count);
-  if (sendbuf != recvbuf &&
-      (status = validate_disjoint(fn, sendbuf, call.bytes, recvbuf, call.bytes)) != TCOLL_OK)
-    return status;
-  status = run_collective(c, &call);
-  /* AVG is reduced as SUM; every rank divides identical bits the same way. */
-  if (status == TCOLL_OK && op == TCOLL_AVG && count > 0)
-    tcoll__kernel_divide(dtype, recvbuf, count, (double)c->size);
+  if (status == TCOLL_OK) status = validate_buffer(fn, "sendbuf", sendbuf, count);
+  if (status == TCOLL_OK) status = validate_buffer(fn, "recvbuf", recvbuf, count);
+  if (status == TCOLL_OK && sendbuf != recvbuf)
+    status = validate_disjoint(fn, sendbuf, call.bytes, recvbuf, call.bytes, "sendbuf == recvbuf");
+  if (status == TCOLL_OK) status = run_collective(c, &call);
+  if (status == TCOLL_OK) finish_avg(c, &call, recvbuf, count);
+  return status;
+}
+
+tcoll_status tcoll_reduce_scatter(tcoll_comm *c, const void *sendbuf, void *recvbuf, size_t recvcount,
+                                  tcoll_dtype dtype, tcoll_op op) {
+  static const char fn[] = "tcoll_reduce_scatter";
+  tcoll_call call = {.coll = TCOLL_REDUCE_SCATTER, .sendbuf = sendbuf, .recvbuf = recvbuf,
+                     .count = recvcount, .dtype = dtype, .op = op, .root = 0};
+  tcoll_status status = validate_common(fn, c, &call);
+  if (status == TCOLL_OK) status = validate_op(fn, &call);
+  if (status == TCOLL_OK) status = validate_vector(fn, c, &call, "recvcount");
+  if (status == TCOLL_OK) status = validate_buffer(fn, "sendbuf", sendbuf, recvcount);
+  if (status == TCOLL_OK) status = validate_buffer(fn, "recvbuf", recvbuf, recvcount);
+  if (status == TCOLL_OK && (uintptr_t)recvbuf != block_address(sendbuf, c->rank, call.bytes))
+    status = validate_disjoint(fn, sendbuf, (size_t)c->size * call.bytes, recvbuf, call.bytes,
+                               "recvbuf == sendbuf + rank*recvcount");
+  if (status == TCOLL_OK) status = run_collective(c, &call);
+  if (status == TCOLL_OK) finish_avg(c, &call, recvbuf, recvcount);
+  return status;
+}
+
+tcoll_status tcoll_allgather(tcoll_comm *c, const void *sendbuf, void *recvbuf, size_t sendcount,
+                             tcoll_dtype dtype) {
+  static const char fn[] = "tcoll_allgather";
+  tcoll_call call = {.coll = TCOLL_ALLGATHER, .sendbuf = sendbuf, .recvbuf = recvbuf,
+                     .count = sendcount, .dtype = dtype, .op = TCOLL_SUM, .root = 0};
+  tcoll_status status = validate_common(fn, c, &call);
+  if (status == TCOLL_OK) status = validate_vector(fn, c, &call, "sendcount");
+  if (status == TCOLL_OK) status = validate_buffer(fn, "sendbuf", sendbuf, sendcount);
+  if (status == TCOLL_OK) status = validate_buffer(fn, "recvbuf", recvbuf, sendcount);
+  if (status == TCOLL_OK && (uintptr_t)sendbuf != block_address(recvbuf, c->rank, call.bytes))
+    status = validate_disjoint(fn, sendbuf, call.bytes, recvbuf, (size_t)c->size * call.bytes,
+                               "sendbuf == recvbuf + rank*sendcount");
+  if (status == TCOLL_OK) status = run_collective(c, &call);
+  return status;
+}
+
+tcoll_status tcoll_bcast(tcoll_comm *c, void *buf, size_t count, tcoll_dtype dtype, int root) {
+  static const char fn[] = "tcoll_bcast";
+  tcoll_call call = {.coll = TCOLL_BCAST, .sendbuf = buf, .recvbuf = buf, .count = count,
+                     .dtype = dtype, .op = TCOLL_SUM, .root = root};
+  tcoll_status status = validate_common(fn, c, &call);
+  if (status == TCOLL_OK) status = validate_root(fn, c, root);
+  if (status == TCOLL_OK) status = validate_buffer(fn, "buf", buf, count);
+  if (status == TCOLL_OK) status = run_collective(c, &call);
+  return status;
+}
+
+tcoll_status tcoll_reduce(tcoll_comm *c, const void *sendbuf, void *recvbuf, size_t count,
+                          tcoll_dtype dtype, tcoll_op op, int root) {
+  static const char fn[] = "tcoll_reduce";
+  tcoll_call call = {.coll = TCOLL_REDUCE, .sendbuf = sendbuf, .recvbuf = recvbuf, .count = count,
+                     .dtype = dtype, .op = op, .root = root};
+  tcoll_status status = validate_common(fn, c, &call);
+  if (status == TCOLL_OK) status = validate_op(fn, &call);
+  if (status == TCOLL_OK) status = validate_root(fn, c, root);
+  if (status == TCOLL_OK) status = validate_buffer(fn, "sendbuf", sendbuf, count);
+  /* recvbuf is significant only at the root: elsewhere it may be anything */
+  const bool at_root = status == TCOLL_OK && c->rank == root;
+  if (at_root) status = validate_buffer(fn, "recvbuf at the root", recvbuf, count);
+  if (at_root && status == TCOLL_OK && sendbuf != recvbuf)
+    status = validate_disjoint(fn, sendbuf, call.bytes, recvbuf, call.bytes, "sendbuf == recvbuf");
+  if (status == TCOLL_OK) status = run_collective(c, &call);
+  if (status == TCOLL_OK && c->rank == root) finish_avg(c, &call, recvbuf, count);
   return status;
 }
 
@@ -86,9 +183,10 @@ tcoll_status tcoll_explain(tcoll_comm *c, tcoll_coll coll, size_t count, tcoll_d
     return tcoll__error(TCOLL_ERR_INVALID_ARG, "%s: unknown collective %d", fn, (int)coll);
   tcoll_call call = {.coll = coll, .count = count, .dtype = dtype, .op = op, .root = 0};
   tcoll_status status = validate_common(fn, c, &call);
-  if (status == TCOLL_OK && (coll == TCOLL_ALLREDUCE || coll == TCOLL_REDUCE_SCATTER ||
-                             coll == TCOLL_REDUCE))
-    status = validate_op(fn, &call);
+  if (status == TCOLL_OK && tcoll__coll_reduces(coll)) status = validate_op(fn, &call);
+  if (!tcoll__coll_reduces(coll)) call.op = TCOLL_SUM; /* ignored: no reduction */
+  if (status == TCOLL_OK && (coll == TCOLL_REDUCE_SCATTER || coll == TCOLL_ALLGATHER))
+    status = validate_vector(fn, c, &call, "count");
   if (status != TCOLL_OK) return status;
   tcoll__explain(c, &call, buf, buflen);
   return TCOLL_OK;

@@ -39,6 +39,10 @@ static const struct {
   tcoll_env_id env;
 } algo_variables[] = {
     {TCOLL_ALLREDUCE, TCOLL_ENV_TCOLL_ALLREDUCE_ALGO},
+    {TCOLL_REDUCE_SCATTER, TCOLL_ENV_TCOLL_REDUCE_SCATTER_ALGO},
+    {TCOLL_ALLGATHER, TCOLL_ENV_TCOLL_ALLGATHER_ALGO},
+    {TCOLL_BCAST, TCOLL_ENV_TCOLL_BCAST_ALGO},
+    {TCOLL_REDUCE, TCOLL_ENV_TCOLL_REDUCE_ALGO},
 };
 
 static tcoll_status read_forced_algorithms(tcoll_comm *c) {
@@ -151,7 +155,7 @@ tcoll_status tcoll_comm_destroy(tcoll_comm *c) {
     if (err != MPI_SUCCESS) status = tcoll__mpi_error(err, "MPI_Comm_free");
   }
   free(c->node_of_rank);
-  free(c->scratch);
+  for (int i = 0; i < 2; i++) free(c->scratch[i]);
   free(c);
   return status;
 }
@@ -159,27 +163,36 @@ tcoll_status tcoll_comm_destroy(tcoll_comm *c) {
 int tcoll_comm_rank(const tcoll_comm *c) { return c ? c->rank : -1; }
 int tcoll_comm_size(const tcoll_comm *c) { return c ? c->size : -1; }
 
-tcoll_status tcoll__scratch(tcoll_comm *c, size_t bytes, void **out) {
-  if (bytes > c->scratch_bytes) {
+static tcoll_status scratch_slot(tcoll_comm *c, tcoll_scratch_slot slot, size_t bytes, void **out) {
+  if (bytes > c->scratch_bytes[slot]) {
     /* free + malloc, not realloc: the old contents are never needed */
-    free(c->scratch);
-    c->scratch = malloc(bytes);
-    c->scratch_bytes = c->scratch ? bytes : 0;
-    if (!c->scratch) {
+    free(c->scratch[slot]);
+    c->scratch[slot] = malloc(bytes);
+    c->scratch_bytes[slot] = c->scratch[slot] ? bytes : 0;
+    if (!c->scratch[slot]) {
       *out = NULL;
       return tcoll__error(TCOLL_ERR_NO_MEMORY, "scratch buffer of %zu bytes", bytes);
     }
   }
-  *out = c->scratch;
+  *out = c->scratch[slot];
   return TCOLL_OK;
 }
 
+tcoll_status tcoll__scratch(tcoll_comm *c, size_t bytes, void **out) {
+  return scratch_slot(c, TCOLL_SCRATCH_TMP, bytes, out);
+}
+
+tcoll_status tcoll__scratch_acc(tcoll_comm *c, size_t bytes, void **out) {
+  return scratch_slot(c, TCOLL_SCRATCH_ACC, bytes, out);
+}
+
 void tcoll__scratch_trim(tcoll_comm *c) {
-  if (c->scratch_bytes > c->scratch_keep_bytes) {
-    free(c->scratch);
-    c->scratch = NULL;
-    c->scratch_bytes = 0;
-  }
+  for (int i = 0; i < 2; i++)
+    if (c->scratch_bytes[i] > c->scratch_keep_bytes) {
+      free(c->scratch[i]);
+      c->scratch[i] = NULL;
+      c->scratch_bytes[i] = 0;
+    }
 }
 
 tcoll_status tcoll_comm_set_algorithm(tcoll_comm *c, tcoll_coll coll, const char *name) {

@@ -128,9 +128,10 @@ void tcoll__explain(const tcoll_comm *c, const tcoll_call *call, char *buf, size
   int best = cheapest(cand, n);
   size_t u = 0;
   buf[0] = '\0';
-  u = append(buf, buflen, u, "%s of %zu x %s (%zu bytes), op %s, %d ranks on %d node(s)\n",
-             tcoll__coll_name(call->coll), call->count, tcoll__dtype_name(call->dtype), call->bytes,
-             tcoll__op_name(call->op), c->size, c->num_nodes);
+  u = append(buf, buflen, u, "%s of %zu x %s (%zu bytes)", tcoll__coll_name(call->coll), call->count,
+             tcoll__dtype_name(call->dtype), call->bytes);
+  if (tcoll__coll_reduces(call->coll)) u = append(buf, buflen, u, ", op %s", tcoll__op_name(call->op));
+  u = append(buf, buflen, u, ", %d ranks on %d node(s)\n", c->size, c->num_nodes);
   for (size_t i = 0; i < n; i++) {
     if (cand[i].usable)
       u = append(buf, buflen, u, "  %-20s %12.3f us%s\n", cand[i].alg->name, cand[i].seconds * 1e6,

@@ -44,6 +44,10 @@ void tcoll__log(tcoll_log_level level, const char *file, int line, const char *f
 
 #define TCOLL_ENV_LIST(X)                                                                  \
   X(TCOLL_ALLREDUCE_ALGO, "auto", "force the allreduce algorithm by name")                 \
+  X(TCOLL_REDUCE_SCATTER_ALGO, "auto", "force the reduce_scatter algorithm by name")       \
+  X(TCOLL_ALLGATHER_ALGO, "auto", "force the allgather algorithm by name")                 \
+  X(TCOLL_BCAST_ALGO, "auto", "force the bcast algorithm by name")                         \
+  X(TCOLL_REDUCE_ALGO, "auto", "force the reduce algorithm by name")                       \
   X(TCOLL_FALLBACK, "warn",                                                                 \
     "a forced algorithm that declines a call: warn once and select automatically (warn), " \
     "or fail with TCOLL_ERR_UNSUPPORTED (error)")                                           \
@@ -77,6 +81,10 @@ tcoll_status tcoll__env_get_bytes(tcoll_env_id id, size_t min, size_t max, size_
 tcoll_status tcoll__parse_bytes(const char *text, size_t *out);
 /* TCOLL_<COLL>_ALGO variable name for a collective ("TCOLL_ALLREDUCE_ALGO"). */
 const char *tcoll__coll_name(tcoll_coll coll); /* "allreduce", ... */
+/* Whether the collective reduces (has an op). */
+static inline bool tcoll__coll_reduces(tcoll_coll coll) {
+  return coll == TCOLL_ALLREDUCE || coll == TCOLL_REDUCE_SCATTER || coll == TCOLL_REDUCE;
+}
 
 /* ---- cost model (cost.c) ---- */
 
@@ -129,15 +137,23 @@ struct tcoll_comm {
   /* The last automatic choice per collective: a training loop repeats the
    * same call, and evaluating every cost() each time would be its overhead. */
   tcoll_choice_cache choice_cache[TCOLL_NUM_COLLS];
-  /* scratch reused across calls so the hot path does not allocate */
-  void *scratch;
-  size_t scratch_bytes;
+  /* scratch reused across calls so the hot path does not allocate; two
+   * independent buffers (see tcoll_scratch_slot) */
+  void *scratch[2];
+  size_t scratch_bytes[2];
   size_t scratch_keep_bytes;
 };
 
+/* Scratch slots. A schedule's receive buffer (TMP) must not alias the
+ * full-length vector an algorithm accumulates into when its output buffer is
+ * too small for that (ACC: reduce_scatter, reduce at non-roots, bruck). */
+typedef enum { TCOLL_SCRATCH_TMP = 0, TCOLL_SCRATCH_ACC = 1 } tcoll_scratch_slot;
+
 /* A buffer of at least `bytes`, valid until the end of the current call;
- * reused across calls. NULL (and NO_MEMORY recorded) when allocation fails. */
+ * reused across calls. NULL (and NO_MEMORY recorded) when allocation fails.
+ * Asking the same slot again may move it: patterns use TMP, algorithms ACC. */
 tcoll_status tcoll__scratch(tcoll_comm *c, size_t bytes, void **out);
+tcoll_status tcoll__scratch_acc(tcoll_comm *c, size_t bytes, void **out);
 /* Called after each collective: frees scratch beyond scratch_keep_bytes. */
 void tcoll__scratch_trim(tcoll_comm *c);
 
@@ -147,10 +163,11 @@ typedef struct {
   tcoll_coll coll;
   const void *sendbuf; /* == recvbuf when in place */
   void *recvbuf;
-  size_t count;      /* elements (total vector length for allreduce) */
+  size_t count;      /* elements: the vector (allreduce, bcast, reduce), one rank's
+                        block (reduce_scatter recvcount, allgather sendcount) */
   tcoll_dtype dtype;
   tcoll_op op;       /* AVG included: the kernels reduce it as SUM, the core divides afterwards */
-  int root;
+  int root;          /* bcast and reduce; never used by selection */
   size_t elem_size;
   size_t bytes;      /* count * elem_size */
 } tcoll_call;
@@ -175,7 +192,17 @@ typedef struct tcoll_algorithm {
   X(tcoll__allreduce_ring)                                                                 \
   X(tcoll__allreduce_recursive_doubling)                                                   \
   X(tcoll__allreduce_rabenseifner)                                                         \
-  X(tcoll__allreduce_binomial_tree)
+  X(tcoll__allreduce_binomial_tree)                                                        \
+  X(tcoll__reduce_scatter_ring)                                                            \
+  X(tcoll__reduce_scatter_recursive_halving)                                               \
+  X(tcoll__reduce_scatter_pairwise)                                                        \
+  X(tcoll__allgather_ring)                                                                 \
+  X(tcoll__allgather_recursive_doubling)                                                   \
+  X(tcoll__allgather_bruck)                                                                \
+  X(tcoll__bcast_binomial_tree)                                                            \
+  X(tcoll__bcast_scatter_allgather)                                                        \
+  X(tcoll__reduce_binomial_tree)                                                           \
+  X(tcoll__reduce_rabenseifner)
 
 /* Algorithms that exist only in the test build (libtcoll_testing): wrong on
  * purpose, to prove that the checks of tcoll-bench and the tests can fail. */

@@ -206,9 +206,10 @@ static double roundoff(tcoll_dtype dt) {
 }
 
 static long check_float(uint64_t seed, tcoll_dtype dt, tcoll_op op, ref_mode mode, int nranks,
-                        const void *result, size_t count, char *msg, size_t msglen) {
+                        size_t first, const void *result, size_t count, char *msg, size_t msglen) {
   unsigned char elem[8];
-  for (size_t i = 0; i < count; i++) {
+  for (size_t j = 0; j < count; j++) {
+    const size_t i = first + j;
     double acc = 0, abs_sum = 0;
     for (int r = 0; r < nranks; r++) {
       ref_input(seed, dt, op, mode, r, i, elem);
@@ -221,7 +222,7 @@ static long check_float(uint64_t seed, tcoll_dtype dt, tcoll_op op, ref_mode mod
       else acc = float_less(acc, x) ? x : acc;
     }
     if (op == TCOLL_AVG) acc /= nranks, abs_sum /= nranks;
-    double got = decode_float(dt, result, i);
+    double got = decode_float(dt, result, j);
     double tol = 0;
     /* Exact inputs: every partial result is representable, so only AVG's
      * final division rounds (once, at most one ulp). Real inputs: each of
@@ -237,19 +238,20 @@ static long check_float(uint64_t seed, tcoll_dtype dt, tcoll_op op, ref_mode mod
     if (!ok) {
       snprintf(msg, msglen, "%s %s element %zu: got %.17g, expected %.17g (tolerance %.3g)",
                ref_dtype_name(dt), ref_op_name(op), i, got, acc, tol);
-      return (long)i;
+      return (long)j;
     }
   }
   return -1;
 }
 
-static long check_int(uint64_t seed, tcoll_dtype dt, tcoll_op op, int nranks, const void *result,
-                      size_t count, char *msg, size_t msglen) {
+static long check_int(uint64_t seed, tcoll_dtype dt, tcoll_op op, int nranks, size_t first,
+                      const void *result, size_t count, char *msg, size_t msglen) {
   const size_t es = ref_size(dt);
   const uint64_t width_mask = es == 8 ? ~0ULL : ((1ULL << (8 * es)) - 1);
   const int sign = is_signed_int(dt);
   unsigned char elem[8];
-  for (size_t i = 0; i < count; i++) {
+  for (size_t j = 0; j < count; j++) {
+    const size_t i = first + j;
     uint64_t acc = 0;
     for (int r = 0; r < nranks; r++) {
       ref_input(seed, dt, op, REF_EXACT, r, i, elem);
@@ -263,21 +265,36 @@ static long check_int(uint64_t seed, tcoll_dtype dt, tcoll_op op, int nranks, co
         default: assert(!"integer AVG is rejected by the API");
       }
     }
-    uint64_t got = decode_int(dt, result, i);
+    uint64_t got = decode_int(dt, result, j);
     if ((got & width_mask) != (acc & width_mask)) {
       snprintf(msg, msglen, "%s %s element %zu: got 0x%llx, expected 0x%llx", ref_dtype_name(dt),
                ref_op_name(op), i, (unsigned long long)(got & width_mask),
                (unsigned long long)(acc & width_mask));
-      return (long)i;
+      return (long)j;
     }
   }
   return -1;
 }
 
 long ref_check_reduction(uint64_t seed, tcoll_dtype dt, tcoll_op op, ref_mode mode, int nranks,
-                         const void *result, size_t count, char *msg, size_t msglen) {
-  if (ref_is_float(dt)) return check_float(seed, dt, op, mode, nranks, result, count, msg, msglen);
-  return check_int(seed, dt, op, nranks, result, count, msg, msglen);
+                         size_t first, const void *result, size_t count, char *msg, size_t msglen) {
+  if (ref_is_float(dt)) return check_float(seed, dt, op, mode, nranks, first, result, count, msg, msglen);
+  return check_int(seed, dt, op, nranks, first, result, count, msg, msglen);
+}
+
+long ref_check_inputs(uint64_t seed, tcoll_dtype dt, tcoll_op op, ref_mode mode, int r, size_t first,
+                      const void *result, size_t count, char *msg, size_t msglen) {
+  const size_t es = ref_size(dt);
+  unsigned char elem[8];
+  for (size_t j = 0; j < count; j++) {
+    ref_input(seed, dt, op, mode, r, first + j, elem);
+    if (memcmp(elem, (const char *)result + j * es, es) != 0) {
+      snprintf(msg, msglen, "%s element %zu: not rank %d's input element %zu", ref_dtype_name(dt), j, r,
+               first + j);
+      return (long)j;
+    }
+  }
+  return -1;
 }
 
 /* ---- guarded buffers ---- */

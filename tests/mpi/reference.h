@@ -33,10 +33,16 @@ void ref_fill(uint64_t seed, tcoll_dtype dt, tcoll_op op, ref_mode mode, int r, 
               size_t count);
 
 /* Checks result[0..count) against the reduction over ranks 0..nranks-1 of
- * their inputs. Returns the index of the first wrong element, or -1; on
- * failure writes a description into msg. */
+ * their input elements first .. first+count-1 (first > 0: one block of a
+ * reduce_scatter). Returns the index in result of the first wrong element,
+ * or -1; on failure writes a description into msg. */
 long ref_check_reduction(uint64_t seed, tcoll_dtype dt, tcoll_op op, ref_mode mode, int nranks,
-                         const void *result, size_t count, char *msg, size_t msglen);
+                         size_t first, const void *result, size_t count, char *msg, size_t msglen);
+
+/* Checks that result[0..count) is bit for bit rank r's input elements
+ * first .. first+count-1 (allgather blocks, bcast). Same return as above. */
+long ref_check_inputs(uint64_t seed, tcoll_dtype dt, tcoll_op op, ref_mode mode, int r, size_t first,
+                      const void *result, size_t count, char *msg, size_t msglen);
 
 /* Guarded buffers: GUARD bytes of a known pattern on both sides. */
 #define REF_GUARD 64

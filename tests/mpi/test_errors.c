@@ -56,6 +56,98 @@ START_TEST(test_bad_arguments) {
 }
 END_TEST
 
+/* The new collectives. Every bad argument below is bad on every rank (the
+ * in-place offsets are off by one element everywhere), so all ranks fail
+ * together before any communication. */
+START_TEST(test_bad_arguments_collectives) {
+  enum { N = 4 };
+  float *big = calloc((size_t)P * N + 8, sizeof *big), small[N + 8] = {0};
+  ck_assert_ptr_nonnull(big);
+  /* reduce_scatter */
+  EXPECT_ERROR(tcoll_reduce_scatter(NULL, big, small, N, TCOLL_FLOAT32, TCOLL_SUM), TCOLL_ERR_INVALID_ARG, "comm");
+  EXPECT_ERROR(tcoll_reduce_scatter(comm, NULL, small, N, TCOLL_FLOAT32, TCOLL_SUM), TCOLL_ERR_INVALID_ARG,
+               "sendbuf is NULL");
+  EXPECT_ERROR(tcoll_reduce_scatter(comm, big, NULL, N, TCOLL_FLOAT32, TCOLL_SUM), TCOLL_ERR_INVALID_ARG,
+               "recvbuf is NULL");
+  EXPECT_ERROR(tcoll_reduce_scatter(comm, big, small, N, TCOLL_INT32, TCOLL_AVG), TCOLL_ERR_INVALID_ARG, "avg");
+  EXPECT_ERROR(tcoll_reduce_scatter(comm, big, small, N, TCOLL_FLOAT32, (tcoll_op)9), TCOLL_ERR_INVALID_ARG, "op 9");
+  EXPECT_ERROR(tcoll_reduce_scatter(comm, big, small, SIZE_MAX / 2, TCOLL_FLOAT32, TCOLL_SUM),
+               TCOLL_ERR_INVALID_ARG, "overflows");
+  if (P > 1) /* count x elem fits, p x count x elem does not */
+    EXPECT_ERROR(tcoll_reduce_scatter(comm, big, small, SIZE_MAX / 4 / (size_t)P + 1, TCOLL_FLOAT32, TCOLL_SUM),
+                 TCOLL_ERR_INVALID_ARG, "ranks");
+  EXPECT_ERROR(tcoll_reduce_scatter(comm, big, big + (size_t)R * N + 1, N, TCOLL_FLOAT32, TCOLL_SUM),
+               TCOLL_ERR_INVALID_ARG, "in place (recvbuf == sendbuf + rank*recvcount)");
+  ck_assert_int_eq(tcoll_reduce_scatter(comm, NULL, NULL, 0, TCOLL_FLOAT32, TCOLL_SUM), TCOLL_OK);
+  /* allgather */
+  EXPECT_ERROR(tcoll_allgather(comm, NULL, big, N, TCOLL_FLOAT32), TCOLL_ERR_INVALID_ARG, "sendbuf is NULL");
+  EXPECT_ERROR(tcoll_allgather(comm, small, NULL, N, TCOLL_FLOAT32), TCOLL_ERR_INVALID_ARG, "recvbuf is NULL");
+  EXPECT_ERROR(tcoll_allgather(comm, small, big, N, (tcoll_dtype)12), TCOLL_ERR_INVALID_ARG, "dtype 12");
+  EXPECT_ERROR(tcoll_allgather(comm, big + (size_t)R * N + 1, big, N, TCOLL_FLOAT32), TCOLL_ERR_INVALID_ARG,
+               "in place (sendbuf == recvbuf + rank*sendcount)");
+  EXPECT_ERROR(tcoll_allgather(comm, small, big, SIZE_MAX / 2, TCOLL_FLOAT32), TCOLL_ERR_INVALID_ARG, "overflows");
+  if (P > 1)
+    EXPECT_ERROR(tcoll_allgather(comm, small, big, SIZE_MAX / 4 / (size_t)P + 1, TCOLL_FLOAT32),
+                 TCOLL_ERR_INVALID_ARG, "ranks");
+  ck_assert_int_eq(tcoll_allgather(comm, NULL, NULL, 0, TCOLL_FLOAT32), TCOLL_OK);
+  /* bcast */
+  EXPECT_ERROR(tcoll_bcast(comm, small, N, TCOLL_FLOAT32, -1), TCOLL_ERR_INVALID_ARG, "root -1");
+  EXPECT_ERROR(tcoll_bcast(comm, small, N, TCOLL_FLOAT32, P), TCOLL_ERR_INVALID_ARG, "root");
+  EXPECT_ERROR(tcoll_bcast(comm, NULL, N, TCOLL_FLOAT32, 0), TCOLL_ERR_INVALID_ARG, "buf is NULL");
+  EXPECT_ERROR(tcoll_bcast(NULL, small, N, TCOLL_FLOAT32, 0), TCOLL_ERR_INVALID_ARG, "comm");
+  EXPECT_ERROR(tcoll_bcast(comm, small, SIZE_MAX / 2, TCOLL_FLOAT32, 0), TCOLL_ERR_INVALID_ARG, "overflows");
+  ck_assert_int_eq(tcoll_bcast(comm, NULL, 0, TCOLL_FLOAT32, 0), TCOLL_OK);
+  /* reduce */
+  EXPECT_ERROR(tcoll_reduce(comm, small, big, N, TCOLL_FLOAT32, TCOLL_SUM, -1), TCOLL_ERR_INVALID_ARG, "root -1");
+  EXPECT_ERROR(tcoll_reduce(comm, small, big, N, TCOLL_FLOAT32, TCOLL_SUM, P), TCOLL_ERR_INVALID_ARG, "root");
+  EXPECT_ERROR(tcoll_reduce(comm, NULL, big, N, TCOLL_FLOAT32, TCOLL_SUM, 0), TCOLL_ERR_INVALID_ARG,
+               "sendbuf is NULL");
+  EXPECT_ERROR(tcoll_reduce(comm, small, big, N, TCOLL_UINT64, TCOLL_AVG, 0), TCOLL_ERR_INVALID_ARG, "avg");
+  ck_assert_int_eq(tcoll_reduce(comm, NULL, NULL, 0, TCOLL_FLOAT32, TCOLL_SUM, P - 1), TCOLL_OK);
+  /* Root-only verdicts (recvbuf at the root) would split the ranks of a
+   * larger communicator, as in MPI: checked on a communicator of one. */
+  tcoll_comm *self = NULL;
+  ck_assert_int_eq(tcoll_comm_create(MPI_COMM_SELF, &self), TCOLL_OK);
+  EXPECT_ERROR(tcoll_reduce(self, small, NULL, N, TCOLL_FLOAT32, TCOLL_SUM, 0), TCOLL_ERR_INVALID_ARG,
+               "recvbuf at the root is NULL");
+  EXPECT_ERROR(tcoll_reduce(self, small, small + 1, N, TCOLL_FLOAT32, TCOLL_SUM, 0), TCOLL_ERR_INVALID_ARG,
+               "overlap");
+  ck_assert_int_eq(tcoll_comm_destroy(self), TCOLL_OK);
+  free(big);
+  assert_comm_works(comm);
+}
+END_TEST
+
+/* Every collective reports the algorithm that ran, forced or automatic. */
+START_TEST(test_last_algorithm_all) {
+  int32_t in[8] = {1, 2, 3, 4, 5, 6, 7, 8}, out[64];
+  int32_t *gathered = calloc((size_t)P, sizeof *gathered);
+  ck_assert_ptr_nonnull(gathered);
+  for (int coll = TCOLL_REDUCE_SCATTER; coll < TCOLL_NUM_COLLS; coll++) {
+    for (size_t i = 0; i <= tcoll_algorithm_count((tcoll_coll)coll); i++) {
+      const char *name = tcoll_algorithm_name((tcoll_coll)coll, i); /* NULL: automatic */
+      ck_assert_int_eq(tcoll_comm_set_algorithm(comm, (tcoll_coll)coll, name), TCOLL_OK);
+      tcoll_status st = TCOLL_OK;
+      int32_t *send = calloc((size_t)P, sizeof *send);
+      ck_assert_ptr_nonnull(send);
+      if (coll == TCOLL_REDUCE_SCATTER) st = tcoll_reduce_scatter(comm, send, out, 1, TCOLL_INT32, TCOLL_SUM);
+      if (coll == TCOLL_ALLGATHER) st = tcoll_allgather(comm, in, gathered, 1, TCOLL_INT32);
+      if (coll == TCOLL_BCAST) st = tcoll_bcast(comm, out, 8, TCOLL_INT32, P - 1);
+      if (coll == TCOLL_REDUCE) st = tcoll_reduce(comm, in, out, 8, TCOLL_INT32, TCOLL_MAX, P / 2);
+      free(send);
+      ck_assert_msg(st == TCOLL_OK, "%s: %s", tcoll_status_string(st), tcoll_last_error());
+      const char *ran = tcoll_last_algorithm(comm, (tcoll_coll)coll);
+      ck_assert_ptr_nonnull(ran);
+      /* recursive_doubling allgather declines at non-powers of two (warn) */
+      if (name && (coll != TCOLL_ALLGATHER || strcmp(name, "recursive_doubling") != 0 || (P & (P - 1)) == 0))
+        ck_assert_str_eq(ran, name);
+    }
+  }
+  ck_assert_int_eq(tcoll_comm_set_algorithm(comm, TCOLL_ALLGATHER, NULL), TCOLL_OK);
+  free(gathered);
+}
+END_TEST
+
 START_TEST(test_forcing) {
   ck_assert_ptr_null(tcoll_last_algorithm(NULL, TCOLL_ALLREDUCE));
   ck_assert_ptr_null(tcoll_last_algorithm(comm, (tcoll_coll)77));
@@ -98,6 +190,19 @@ START_TEST(test_environment) {
   EXPECT_ERROR(create_with_env("TCOLL_ALLREDUCE_ALGO", "fastest", &c), TCOLL_ERR_INVALID_ARG,
                "TCOLL_ALLREDUCE_ALGO");
   ck_assert_ptr_null(c);
+  static const char *const algo_vars[] = {"TCOLL_REDUCE_SCATTER_ALGO", "TCOLL_ALLGATHER_ALGO",
+                                          "TCOLL_BCAST_ALGO", "TCOLL_REDUCE_ALGO"};
+  for (size_t i = 0; i < sizeof algo_vars / sizeof algo_vars[0]; i++) {
+    EXPECT_ERROR(create_with_env(algo_vars[i], "fastest", &c), TCOLL_ERR_INVALID_ARG, algo_vars[i]);
+    ck_assert_ptr_null(c);
+  }
+  /* the collective's own variable forces it */
+  ck_assert_int_eq(create_with_env("TCOLL_BCAST_ALGO", "scatter_allgather", &c), TCOLL_OK);
+  int32_t v[3] = {R, R, R};
+  ck_assert_int_eq(tcoll_bcast(c, v, 3, TCOLL_INT32, P - 1), TCOLL_OK);
+  ck_assert_int_eq(v[2], P - 1);
+  ck_assert_str_eq(tcoll_last_algorithm(c, TCOLL_BCAST), "scatter_allgather");
+  ck_assert_int_eq(tcoll_comm_destroy(c), TCOLL_OK);
   EXPECT_ERROR(create_with_env("TCOLL_FALLBACK", "sometimes", &c), TCOLL_ERR_INVALID_ARG, "TCOLL_FALLBACK");
   EXPECT_ERROR(create_with_env("TCOLL_DEBUG", "LOUD", &c), TCOLL_ERR_INVALID_ARG, "TCOLL_DEBUG");
   EXPECT_ERROR(create_with_env("TCOLL_SEGMENT_BYTES", "12abc", &c), TCOLL_ERR_INVALID_ARG,
@@ -185,6 +290,22 @@ START_TEST(test_explain) {
                TCOLL_ERR_INVALID_ARG, "avg");
   EXPECT_ERROR(tcoll_explain(comm, TCOLL_ALLREDUCE, 10, TCOLL_INT8, TCOLL_SUM, NULL, 10), TCOLL_ERR_INVALID_ARG,
                "buf");
+  /* every collective; op is ignored (even invalid) where nothing is reduced */
+  for (int coll = 0; coll < TCOLL_NUM_COLLS; coll++) {
+    int reduces = coll == TCOLL_ALLREDUCE || coll == TCOLL_REDUCE_SCATTER || coll == TCOLL_REDUCE;
+    tcoll_op op = reduces ? TCOLL_SUM : (tcoll_op)77;
+    ck_assert_int_eq(tcoll_explain(comm, (tcoll_coll)coll, 1000, TCOLL_FLOAT32, op, text, sizeof text), TCOLL_OK);
+    for (size_t i = 0; i < tcoll_algorithm_count((tcoll_coll)coll); i++)
+      ck_assert_msg(strstr(text, tcoll_algorithm_name((tcoll_coll)coll, i)) != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "choice: ") != NULL, "%s", text);
+    ck_assert_msg((strstr(text, "op sum") != NULL) == reduces, "%s", text);
+  }
+  EXPECT_ERROR(tcoll_explain(comm, TCOLL_REDUCE, 10, TCOLL_INT8, TCOLL_AVG, text, sizeof text),
+               TCOLL_ERR_INVALID_ARG, "avg");
+  if ((P & (P - 1)) != 0) {
+    ck_assert_int_eq(tcoll_explain(comm, TCOLL_ALLGATHER, 10, TCOLL_INT8, TCOLL_SUM, text, sizeof text), TCOLL_OK);
+    ck_assert_msg(strstr(text, "recursive_doubling     not usable: needs a power-of-two") != NULL, "%s", text);
+  }
   EXPECT_ERROR(tcoll_explain(NULL, TCOLL_ALLREDUCE, 10, TCOLL_INT8, TCOLL_SUM, text, sizeof text),
                TCOLL_ERR_INVALID_ARG, "comm");
 }
@@ -214,6 +335,8 @@ int main(int argc, char **argv) {
   Suite *s = suite_create("errors");
   TCase *tc = tcase_create("api");
   tcase_add_test(tc, test_bad_arguments);
+  tcase_add_test(tc, test_bad_arguments_collectives);
+  tcase_add_test(tc, test_last_algorithm_all);
   tcase_add_test(tc, test_forcing);
   tcase_add_test(tc, test_environment);
   tcase_add_test(tc, test_comm_lifecycle);

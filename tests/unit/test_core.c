@@ -75,12 +75,43 @@ START_TEST(test_fold_plan) {
 }
 END_TEST
 
-/* cost() of `name` with the model (alpha, beta, gamma). */
-static double cost_of(const char *name, int p, size_t bytes, double alpha, double beta, double gamma) {
+/* The halving schedule's partitions: the p2 members' ranges tile the vector;
+ * by rank, member v's range is exactly the blocks of the ranks it stands for
+ * (a folded pair's two blocks), so reduce_scatter never splits a block. */
+START_TEST(test_group_blocks) {
+  for (int p = 1; p <= 33; p++)
+    for (size_t per = 0; per <= 3; per++) {
+      tcoll_fold f = tcoll__fold_plan(0, p);
+      tcoll_call call = float_call(per * (size_t)p);
+      tcoll_group_blocks by_rank = {.base_parts = p, .by_rank = true};
+      tcoll_group_blocks even = {.base_parts = f.p2, .by_rank = false};
+      size_t off_r = 0, off_e = 0;
+      for (int v = 0; v < f.p2; v++) {
+        ck_assert_uint_eq(tcoll__group_block_offset(&call, &f, by_rank, v), off_r);
+        ck_assert_uint_eq(tcoll__group_block_offset(&call, &f, even, v), off_e);
+        size_t ranks = v < f.extra ? 2 : 1;
+        ck_assert_uint_eq(tcoll__group_block_count(&call, &f, by_rank, v), ranks * per);
+        ck_assert_uint_eq(tcoll__group_block_offset(&call, &f, by_rank, v),
+                          (size_t)tcoll__fold_first_rank(&f, v) * per);
+        off_r += tcoll__group_block_count(&call, &f, by_rank, v);
+        off_e += tcoll__group_block_count(&call, &f, even, v);
+      }
+      ck_assert_uint_eq(off_r, call.count);
+      ck_assert_uint_eq(off_e, call.count);
+    }
+}
+END_TEST
+
+/* cost() of `name` of `coll` with the model (alpha, beta, gamma); `bytes`
+ * is the call's count in bytes (recvcount / sendcount for reduce_scatter /
+ * allgather). */
+static double cost_of(tcoll_coll coll, const char *name, int p, size_t bytes, double alpha, double beta,
+                      double gamma) {
   tcoll_link_model link = {alpha, beta, gamma};
   tcoll_comm c = fake_comm(p, 1, link);
   tcoll_call call = float_call(bytes / 4);
-  const tcoll_algorithm *a = tcoll__algorithm_find(TCOLL_ALLREDUCE, name);
+  call.coll = coll;
+  const tcoll_algorithm *a = tcoll__algorithm_find(coll, name);
   ck_assert_ptr_nonnull(a);
   return a->cost(&c, &call);
 }
@@ -90,33 +121,59 @@ static double cost_of(const char *name, int p, size_t bytes, double alpha, doubl
  * (β = 1) and bytes reduced (γ = 1), at n = 1024 bytes. */
 START_TEST(test_costs_known_values) {
   static const struct {
+    tcoll_coll coll;
     const char *name;
     int p;
     double messages, bytes, reduced;
   } rows[] = {
       /* ring: (p-1) rs + (p-1) ag messages; 2(p-1)/p n moved; (p-1)/p n reduced */
-      {"ring", 4, 6, 1536, 768},
-      {"ring", 2, 2, 1024, 512},
-      {"ring", 5, 8, 2 * 4 * 1024 / 5.0, 4 * 1024 / 5.0},
+      {TCOLL_ALLREDUCE, "ring", 4, 6, 1536, 768},
+      {TCOLL_ALLREDUCE, "ring", 2, 2, 1024, 512},
+      {TCOLL_ALLREDUCE, "ring", 5, 8, 2 * 4 * 1024 / 5.0, 4 * 1024 / 5.0},
       /* recursive doubling: log2 p rounds of n; fold adds 2 messages and n reduced */
-      {"recursive_doubling", 4, 2, 2048, 2048},
-      {"recursive_doubling", 6, 4, 4096, 3072},
-      {"recursive_doubling", 1, 0, 0, 0},
+      {TCOLL_ALLREDUCE, "recursive_doubling", 4, 2, 2048, 2048},
+      {TCOLL_ALLREDUCE, "recursive_doubling", 6, 4, 4096, 3072},
+      {TCOLL_ALLREDUCE, "recursive_doubling", 1, 0, 0, 0},
       /* rabenseifner: 2 log2 p rounds; 2(p-1)/p n moved; (p-1)/p n reduced */
-      {"rabenseifner", 4, 4, 1536, 768},
-      {"rabenseifner", 8, 6, 1792, 896},
-      {"rabenseifner", 6, 6, 1536 + 2048, 768 + 1024},
+      {TCOLL_ALLREDUCE, "rabenseifner", 4, 4, 1536, 768},
+      {TCOLL_ALLREDUCE, "rabenseifner", 8, 6, 1792, 896},
+      {TCOLL_ALLREDUCE, "rabenseifner", 6, 6, 1536 + 2048, 768 + 1024},
       /* binomial tree: ceil(log2 p) rounds up and down, n each */
-      {"binomial_tree", 4, 4, 4096, 2048},
-      {"binomial_tree", 5, 6, 6144, 3072},
+      {TCOLL_ALLREDUCE, "binomial_tree", 4, 4, 4096, 2048},
+      {TCOLL_ALLREDUCE, "binomial_tree", 5, 6, 6144, 3072},
+      /* reduce_scatter, n = recvcount bytes, N = p n: ring and pairwise send
+       * and reduce p-1 blocks in p-1 steps */
+      {TCOLL_REDUCE_SCATTER, "ring", 4, 3, 3072, 3072},
+      {TCOLL_REDUCE_SCATTER, "ring", 5, 4, 4096, 4096},
+      {TCOLL_REDUCE_SCATTER, "pairwise", 4, 3, 3072, 3072},
+      /* halving: log2 p steps, (p-1)/p N moved and reduced; p = 6: N = 6144,
+       * p2 = 4 moves 4608, fold in N (reduced) and fold out n */
+      {TCOLL_REDUCE_SCATTER, "recursive_halving", 4, 2, 3072, 3072},
+      {TCOLL_REDUCE_SCATTER, "recursive_halving", 6, 4, 4608 + 6144 + 1024, 4608 + 6144},
+      /* allgather, n = sendcount bytes: (p-1) n moved in p-1 or log p steps */
+      {TCOLL_ALLGATHER, "ring", 4, 3, 3072, 0},
+      {TCOLL_ALLGATHER, "recursive_doubling", 8, 3, 7168, 0},
+      {TCOLL_ALLGATHER, "bruck", 5, 3, 4096, 0},
+      /* bcast: log p rounds of n; van de Geijn: log p + p-1 messages,
+       * 2 (p-1)/p n */
+      {TCOLL_BCAST, "binomial_tree", 5, 3, 3072, 0},
+      {TCOLL_BCAST, "scatter_allgather", 4, 5, 1536, 0},
+      {TCOLL_BCAST, "scatter_allgather", 5, 7, 2 * 4 * 1024 / 5.0, 0},
+      /* reduce: log p rounds of n reduced; rabenseifner: halving + gather,
+       * fold and hand-over for p = 6 */
+      {TCOLL_REDUCE, "binomial_tree", 5, 3, 3072, 3072},
+      {TCOLL_REDUCE, "rabenseifner", 4, 4, 1536, 768},
+      {TCOLL_REDUCE, "rabenseifner", 6, 6, 1536 + 2048, 768 + 1024},
   };
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-    ck_assert_msg(fabs(cost_of(rows[i].name, rows[i].p, 1024, 1, 0, 0) - rows[i].messages) < 1e-9,
-                  "%s p=%d messages: %g", rows[i].name, rows[i].p, cost_of(rows[i].name, rows[i].p, 1024, 1, 0, 0));
-    ck_assert_msg(fabs(cost_of(rows[i].name, rows[i].p, 1024, 0, 1, 0) - rows[i].bytes) < 1e-9,
-                  "%s p=%d bytes: %g", rows[i].name, rows[i].p, cost_of(rows[i].name, rows[i].p, 1024, 0, 1, 0));
-    ck_assert_msg(fabs(cost_of(rows[i].name, rows[i].p, 1024, 0, 0, 1) - rows[i].reduced) < 1e-9,
-                  "%s p=%d reduced: %g", rows[i].name, rows[i].p, cost_of(rows[i].name, rows[i].p, 1024, 0, 0, 1));
+    const double unit[3][3] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}};
+    const double expect[3] = {rows[i].messages, rows[i].bytes, rows[i].reduced};
+    static const char *const what[3] = {"messages", "bytes", "reduced"};
+    for (int m = 0; m < 3; m++) {
+      double got = cost_of(rows[i].coll, rows[i].name, rows[i].p, 1024, unit[m][0], unit[m][1], unit[m][2]);
+      ck_assert_msg(fabs(got - expect[m]) < 1e-9, "%s %s p=%d %s: %g, expected %g",
+                    tcoll__coll_name(rows[i].coll), rows[i].name, rows[i].p, what[m], got, expect[m]);
+    }
   }
   /* the ring pays one latency per segment in its reduce-scatter: 4 MiB over
    * 4 ranks in 256 KiB segments = 4 segments per block */
@@ -178,24 +235,61 @@ START_TEST(test_validation_without_mpi) {
 END_TEST
 
 START_TEST(test_registry) {
-  size_t n = tcoll_algorithm_count(TCOLL_ALLREDUCE);
-  ck_assert_uint_eq(n, 4);
-  const char *expected[] = {"ring", "recursive_doubling", "rabenseifner", "binomial_tree"};
-  for (size_t i = 0; i < n; i++) {
-    const char *name = tcoll_algorithm_name(TCOLL_ALLREDUCE, i);
-    ck_assert_str_eq(name, expected[i]);
-    for (const char *q = name; *q; q++) ck_assert(((*q >= 'a' && *q <= 'z') || *q == '_'));
-    const tcoll_algorithm *a = tcoll__algorithm_find(TCOLL_ALLREDUCE, name);
-    ck_assert_ptr_nonnull(a);
-    ck_assert_ptr_nonnull(a->check);
-    ck_assert_ptr_nonnull(a->cost);
-    ck_assert_ptr_nonnull(a->run);
-    ck_assert(strlen(a->summary) > 10);
+  /* the names of DESIGN.md, in registry order */
+  static const char *const expected[TCOLL_NUM_COLLS][5] = {
+      [TCOLL_ALLREDUCE] = {"ring", "recursive_doubling", "rabenseifner", "binomial_tree"},
+      [TCOLL_REDUCE_SCATTER] = {"ring", "recursive_halving", "pairwise"},
+      [TCOLL_ALLGATHER] = {"ring", "recursive_doubling", "bruck"},
+      [TCOLL_BCAST] = {"binomial_tree", "scatter_allgather"},
+      [TCOLL_REDUCE] = {"binomial_tree", "rabenseifner"},
+  };
+  for (int coll = 0; coll < TCOLL_NUM_COLLS; coll++) {
+    size_t n = tcoll_algorithm_count((tcoll_coll)coll), want = 0;
+    while (want < 5 && expected[coll][want]) want++;
+    ck_assert_uint_eq(n, want);
+    for (size_t i = 0; i < n; i++) {
+      const char *name = tcoll_algorithm_name((tcoll_coll)coll, i);
+      ck_assert_str_eq(name, expected[coll][i]);
+      for (const char *q = name; *q; q++) ck_assert(((*q >= 'a' && *q <= 'z') || *q == '_'));
+      const tcoll_algorithm *a = tcoll__algorithm_find((tcoll_coll)coll, name);
+      ck_assert_ptr_nonnull(a);
+      ck_assert_int_eq(a->coll, coll);
+      ck_assert_ptr_nonnull(a->check);
+      ck_assert_ptr_nonnull(a->cost);
+      ck_assert_ptr_nonnull(a->run);
+      ck_assert(strlen(a->summary) > 10);
+    }
+    ck_assert_ptr_null(tcoll_algorithm_name((tcoll_coll)coll, n));
   }
-  ck_assert_ptr_null(tcoll_algorithm_name(TCOLL_ALLREDUCE, n));
   ck_assert_uint_eq(tcoll_algorithm_count((tcoll_coll)99), 0);
   ck_assert_ptr_null(tcoll_algorithm_name((tcoll_coll)99, 0));
   ck_assert_ptr_null(tcoll__algorithm_find(TCOLL_ALLREDUCE, "Ring"));
+}
+END_TEST
+
+/* check() is pure and declines with a reason; the root never changes a
+ * check or a cost (ranks would pick different algorithms otherwise). */
+START_TEST(test_checks_and_root) {
+  tcoll_link_model link = {1e-6, 1e-9, 1e-10};
+  char why[192] = "";
+  for (int p = 1; p <= 9; p++) {
+    tcoll_comm c = fake_comm(p, 1, link);
+    tcoll_call call = float_call(1000);
+    call.coll = TCOLL_ALLGATHER;
+    bool ok = tcoll__allgather_recursive_doubling.check(&c, &call, why, sizeof why);
+    ck_assert_int_eq(ok, (p & (p - 1)) == 0);
+    if (!ok) ck_assert_ptr_nonnull(strstr(why, "power-of-two"));
+    for (int coll = 0; coll < TCOLL_NUM_COLLS; coll++) {
+      const tcoll_algorithm *a;
+      for (size_t i = 0; (a = tcoll__algorithm_at((tcoll_coll)coll, i)) != NULL; i++) {
+        tcoll_call r0 = float_call(1000), r1 = float_call(1000);
+        r0.coll = r1.coll = (tcoll_coll)coll;
+        r1.root = p - 1;
+        ck_assert_int_eq(a->check(&c, &r0, why, sizeof why), a->check(&c, &r1, why, sizeof why));
+        if (a->check(&c, &r0, why, sizeof why)) ck_assert(a->cost(&c, &r0) == a->cost(&c, &r1));
+      }
+    }
+  }
 }
 END_TEST
 
@@ -238,10 +332,12 @@ int main(void) {
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, test_block_partition);
   tcase_add_test(tc, test_fold_plan);
+  tcase_add_test(tc, test_group_blocks);
   tcase_add_test(tc, test_costs_known_values);
   tcase_add_test(tc, test_default_model_choice);
   tcase_add_test(tc, test_validation_without_mpi);
   tcase_add_test(tc, test_registry);
+  tcase_add_test(tc, test_checks_and_root);
   tcase_add_test(tc, test_parse_bytes);
   tcase_add_test(tc, test_explain_text);
   suite_add_tcase(s, tc);
