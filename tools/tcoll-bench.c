@@ -250,19 +250,34 @@ typedef struct {
 } coll_facts;
 
 static double factor_allreduce(int p) { return 2.0 * (p - 1) / p; }
+static double factor_scatter_gather(int p) { return (double)(p - 1) / p; }
+static double factor_one(int p) { (void)p; return 1.0; }
 
 static const coll_facts facts[TCOLL_NUM_COLLS] = {
     [TCOLL_ALLREDUCE] = {1, 0, factor_allreduce},
+    [TCOLL_REDUCE_SCATTER] = {1, 0, factor_scatter_gather},
+    [TCOLL_ALLGATHER] = {0, 0, factor_scatter_gather},
+    [TCOLL_BCAST] = {0, 1, factor_one},
+    [TCOLL_REDUCE] = {1, 1, factor_one},
 };
 
 static int coll_supported(tcoll_coll coll) { return facts[coll].busbw_factor != NULL; }
 
-/* Elements each rank sends and receives for a size in bytes. */
-static void counts_for(tcoll_coll coll, size_t bytes, size_t es, size_t *count, size_t *send_n,
-                       size_t *recv_n) {
-  (void)coll;
-  *count = bytes / es;
-  *send_n = *recv_n = *count;
+/* How one size maps onto a call: `count` is the API's count argument; the
+ * rank's input has in_n elements and the output buffer out_n. The size of a
+ * row is the whole vector (nccl-tests): p blocks for reduce_scatter and
+ * allgather. */
+typedef struct {
+  size_t count, in_n, out_n;
+} layout;
+
+static layout layout_for(tcoll_coll coll, size_t bytes, size_t es) {
+  const size_t n = bytes / es, block = n / (size_t)nranks;
+  switch (coll) {
+    case TCOLL_REDUCE_SCATTER: return (layout){block, block * (size_t)nranks, block};
+    case TCOLL_ALLGATHER: return (layout){block, block, block * (size_t)nranks};
+    default: return (layout){n, n, n};
+  }
 }
 
 static MPI_Datatype mpi_dtype(tcoll_dtype dt) {
@@ -290,9 +305,9 @@ static MPI_Op mpi_op(tcoll_op op) {
 }
 
 /* Why MPI's own collective cannot run this call, or NULL. */
-static const char *mpi_unavailable(const options *o, size_t count) {
+static const char *mpi_unavailable(const options *o, tcoll_coll coll, size_t count) {
   if (mpi_dtype(o->dtype) == MPI_DATATYPE_NULL) return "MPI has no such datatype";
-  if (facts[TCOLL_ALLREDUCE].reduces && mpi_op(o->op) == MPI_OP_NULL) return "MPI has no avg op";
+  if (facts[coll].reduces && mpi_op(o->op) == MPI_OP_NULL) return "MPI has no avg op";
   if (count > (size_t)INT32_MAX) return "count exceeds MPI's int";
   return NULL;
 }
@@ -304,13 +319,63 @@ typedef struct {
 
 static int is_mpi(const variant *v) { return v->algo && strcmp(v->algo, "mpi") == 0; }
 
+/* Where this rank's input lives: in place, inside the output buffer at the
+ * NCCL position (allgather: its block; reduce_scatter and the rest: the
+ * buffer itself); otherwise in `send`. bcast has only the one buffer. */
+static void *input_of(tcoll_coll coll, const options *o, void *send, void *recv, const layout *l) {
+  if (coll == TCOLL_BCAST) return recv;
+  if (!o->inplace) return send;
+  if (coll == TCOLL_ALLGATHER) return (char *)recv + (size_t)rank_ * l->count * ref_size(o->dtype);
+  return recv;
+}
+
+/* Where the result lands. reduce_scatter in place: tcoll follows NCCL (this
+ * rank's block of the buffer), MPI_IN_PLACE puts it at the start. */
+static void *output_of(const variant *v, const options *o, void *recv, const layout *l) {
+  if (v->coll == TCOLL_REDUCE_SCATTER && o->inplace && !is_mpi(v))
+    return (char *)recv + (size_t)rank_ * l->count * ref_size(o->dtype);
+  return recv;
+}
+
 static int run_once(tcoll_comm *c, const variant *v, const options *o, void *send, void *recv,
-                    size_t count) {
-  const void *s = o->inplace ? recv : send;
-  if (is_mpi(v))
-    return MPI_Allreduce(o->inplace ? MPI_IN_PLACE : s, recv, (int)count, mpi_dtype(o->dtype),
-                         mpi_op(o->op), MPI_COMM_WORLD) == MPI_SUCCESS ? 0 : -1;
-  return tcoll_allreduce(c, s, recv, count, o->dtype, o->op) == TCOLL_OK ? 0 : -1;
+                    const layout *l) {
+  const tcoll_coll coll = v->coll;
+  void *in = input_of(coll, o, send, recv, l), *out = output_of(v, o, recv, l);
+  const int root_here = rank_ == o->root;
+  if (is_mpi(v)) {
+    const MPI_Datatype dt = mpi_dtype(o->dtype);
+    const int n = (int)l->count;
+    int err;
+    switch (coll) {
+      case TCOLL_ALLREDUCE:
+        err = MPI_Allreduce(o->inplace ? MPI_IN_PLACE : in, out, n, dt, mpi_op(o->op), MPI_COMM_WORLD);
+        break;
+      case TCOLL_REDUCE_SCATTER:
+        err = MPI_Reduce_scatter_block(o->inplace ? MPI_IN_PLACE : in, out, n, dt, mpi_op(o->op),
+                                       MPI_COMM_WORLD);
+        break;
+      case TCOLL_ALLGATHER:
+        err = MPI_Allgather(o->inplace ? MPI_IN_PLACE : in, n, dt, out, n, dt, MPI_COMM_WORLD);
+        break;
+      case TCOLL_BCAST: err = MPI_Bcast(out, n, dt, o->root, MPI_COMM_WORLD); break;
+      default:
+        err = MPI_Reduce(o->inplace && root_here ? MPI_IN_PLACE : in, out, n, dt, mpi_op(o->op), o->root,
+                         MPI_COMM_WORLD);
+        break;
+    }
+    return err == MPI_SUCCESS ? 0 : -1;
+  }
+  tcoll_status st;
+  switch (coll) {
+    case TCOLL_ALLREDUCE: st = tcoll_allreduce(c, in, out, l->count, o->dtype, o->op); break;
+    case TCOLL_REDUCE_SCATTER: st = tcoll_reduce_scatter(c, in, out, l->count, o->dtype, o->op); break;
+    case TCOLL_ALLGATHER: st = tcoll_allgather(c, in, out, l->count, o->dtype); break;
+    case TCOLL_BCAST: st = tcoll_bcast(c, out, l->count, o->dtype, o->root); break;
+    default: /* reduce: the result buffer exists only at the root */
+      st = tcoll_reduce(c, in, root_here ? out : NULL, l->count, o->dtype, o->op, o->root);
+      break;
+  }
+  return st == TCOLL_OK ? 0 : -1;
 }
 
 /* -------------------------------------------------------------- results */
@@ -334,11 +399,16 @@ static int cmp_double(const void *a, const void *b) {
 
 static int scaled_iters(size_t bytes);
 
-/* Memory traffic every rank must do, in bytes: read its input once and
- * write its output once. */
+/* Memory traffic the busiest rank must do, in bytes: read its input once
+ * and write its output once (a bcast receiver writes n and its data is read
+ * once from the root's buffer). */
 static double min_traffic(tcoll_coll coll, size_t bytes) {
-  (void)coll;
-  return 2.0 * (double)bytes;
+  const double n = (double)bytes;
+  switch (coll) {
+    case TCOLL_REDUCE_SCATTER:
+    case TCOLL_ALLGATHER: return n + n / nranks;
+    default: return 2.0 * n;
+  }
 }
 
 /* Copy bandwidth per rank (bytes read + written per second) for a copy of
@@ -422,31 +492,60 @@ static int scaled_iters(size_t bytes) {
   return calls < 1 ? 1 : calls > 1000 ? 1000 : (int)calls;
 }
 
-/* Checks one variant: fresh inputs, one call, every element against the
- * reference. Returns the number of wrong elements on any rank (0 if none),
- * -1 if the call itself failed somewhere. */
+/* Wrong elements of result[0..n): against the reduction over all ranks of
+ * input elements first.. (reduction != 0), or against rank src's inputs.
+ * Resumes after each mismatch, so every wrong element is counted; the first
+ * one's description goes into msg. */
+static long count_wrong(uint64_t seed, const options *o, int reduction, int src, size_t first,
+                        const void *result, size_t n, char *msg, size_t msglen) {
+  const size_t es = ref_size(o->dtype);
+  long wrong = 0;
+  char m[256] = "";
+  for (size_t pos = 0; pos < n;) {
+    const void *at = (const char *)result + pos * es;
+    long bad = reduction
+                   ? ref_check_reduction(seed, o->dtype, o->op, REF_EXACT, nranks, first + pos, at, n - pos, m, sizeof m)
+                   : ref_check_inputs(seed, o->dtype, o->op, REF_EXACT, src, first + pos, at, n - pos, m, sizeof m);
+    if (bad < 0) break;
+    if (wrong == 0) snprintf(msg, msglen, "rank %d: %s", rank_, m);
+    wrong++;
+    pos += (size_t)bad + 1;
+  }
+  return wrong;
+}
+
+/* Checks one variant: fresh inputs, one call, every element of what this
+ * rank must hold against the reference. Returns the number of wrong
+ * elements over all ranks (0 if none), -1 if the call failed somewhere. */
 static long check_variant(tcoll_comm *c, const variant *v, const options *o, void *send, void *recv,
-                          size_t count, char *why, size_t whylen) {
-  const uint64_t seed = 0xbe7c + count;
-  ref_fill(seed, o->dtype, o->op, REF_EXACT, rank_, o->inplace ? recv : send, count);
-  if (!o->inplace) memset(recv, 0x5A, count * ref_size(o->dtype));
-  int failed = run_once(c, v, o, send, recv, count) != 0, any_failed = 0;
+                          const layout *l, char *why, size_t whylen) {
+  const tcoll_coll coll = v->coll;
+  const uint64_t seed = 0xbe7c + l->count * 31 + (uint64_t)coll;
+  const size_t es = ref_size(o->dtype), n = l->count;
+  /* garbage where results go, then the inputs (in place they live there) */
+  if (!o->inplace || coll == TCOLL_BCAST) memset(recv, 0x5A, l->out_n * es);
+  if (coll != TCOLL_BCAST || rank_ == o->root)
+    ref_fill(seed, o->dtype, o->op, REF_EXACT, rank_, input_of(coll, o, send, recv, l), l->in_n);
+  int failed = run_once(c, v, o, send, recv, l) != 0, any_failed = 0;
   MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
   if (any_failed) {
     snprintf(why, whylen, "%s", failed ? tcoll_last_error() : "failed on another rank");
     return -1;
   }
-  /* count every wrong element: resume after each mismatch the reference finds */
-  const size_t es = ref_size(o->dtype);
+  const char *out = output_of(v, o, recv, l);
   long wrong = 0;
-  char msg[256] = "";
-  for (size_t pos = 0; pos < count;) {
-    long bad = ref_check_reduction(seed, o->dtype, o->op, REF_EXACT, nranks, pos,
-                                   (const char *)recv + pos * es, count - pos, msg, sizeof msg);
-    if (bad < 0) break;
-    if (wrong == 0) snprintf(why, whylen, "rank %d: %s", rank_, msg);
-    wrong++;
-    pos += (size_t)bad + 1;
+  switch (coll) {
+    case TCOLL_ALLREDUCE: wrong = count_wrong(seed, o, 1, 0, 0, out, n, why, whylen); break;
+    case TCOLL_REDUCE_SCATTER:
+      wrong = count_wrong(seed, o, 1, 0, (size_t)rank_ * n, out, n, why, whylen);
+      break;
+    case TCOLL_ALLGATHER:
+      for (int r = 0; r < nranks; r++) wrong += count_wrong(seed, o, 0, r, 0, out + (size_t)r * n * es, n, why, whylen);
+      break;
+    case TCOLL_BCAST: wrong = count_wrong(seed, o, 0, o->root, 0, out, n, why, whylen); break;
+    default:
+      if (rank_ == o->root) wrong = count_wrong(seed, o, 1, 0, 0, out, n, why, whylen);
+      break;
   }
   MPI_Allreduce(MPI_IN_PLACE, &wrong, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
   return wrong;
@@ -454,14 +553,14 @@ static long check_variant(tcoll_comm *c, const variant *v, const options *o, voi
 
 /* Times every variant of one size in interleaved rounds; fills rows. */
 static int time_size(tcoll_comm *c, const options *o, const variant *v, int nv, row **rows,
-                     void *send, void *recv, size_t count) {
-  const int iters = o->iters ? o->iters : scaled_iters(count * ref_size(o->dtype));
+                     void *send, void *recv, const layout *l) {
+  const int iters = o->iters ? o->iters : scaled_iters(rows[0]->bytes);
   const int warmup = o->warmup ? o->warmup - 1 : (iters + 9) / 10;
   double *t = malloc(sizeof(double) * (size_t)o->rounds * (size_t)nv);
   if (!t) return -1;
   for (int k = 0; k < nv; k++) {
     if (!rows[k]->usable) continue;
-    for (int i = 0; i < warmup; i++) run_once(c, &v[k], o, send, recv, count);
+    for (int i = 0; i < warmup; i++) run_once(c, &v[k], o, send, recv, l);
   }
   for (int r = 0; r < o->rounds; r++)
     for (int k = 0; k < nv; k++) {
@@ -471,7 +570,7 @@ static int time_size(tcoll_comm *c, const options *o, const variant *v, int nv, 
       double t0 = MPI_Wtime();
       for (int i = 0; i < iters; i++) {
         if (o->sync) MPI_Barrier(MPI_COMM_WORLD);
-        run_once(c, &v[k], o, send, recv, count);
+        run_once(c, &v[k], o, send, recv, l);
       }
       double mine = (MPI_Wtime() - t0) / iters, slowest;
       MPI_Allreduce(&mine, &slowest, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
@@ -494,8 +593,7 @@ static int bench_size(tcoll_comm *c, const options *o, const variant *v, int nv,
                       void *send, void *recv, row_list *out, long *total_wrong) {
   const tcoll_coll coll = v[0].coll;
   const size_t es = ref_size(o->dtype);
-  size_t count, send_n, recv_n;
-  counts_for(coll, bytes, es, &count, &send_n, &recv_n);
+  const layout l = layout_for(coll, bytes, es);
   row *rows[MAX_VARIANTS];
   /* all rows of this size first: add_row may move the array */
   const size_t first_row = out->n;
@@ -504,12 +602,12 @@ static int bench_size(tcoll_comm *c, const options *o, const variant *v, int nv,
   for (int k = 0; k < nv; k++) {
     row *r = rows[k] = &out->rows[first_row + k];
     r->coll = coll;
-    r->bytes = count * es;
-    r->count = count;
+    r->bytes = (l.in_n > l.out_n ? l.in_n : l.out_n) * es;
+    r->count = l.count;
     r->usable = 1;
     if (is_mpi(&v[k])) {
       snprintf(r->algo, sizeof r->algo, "mpi");
-      const char *why = mpi_unavailable(o, count);
+      const char *why = mpi_unavailable(o, coll, l.count);
       if (why) r->usable = 0, snprintf(r->why, sizeof r->why, "%s", why);
     } else {
       tcoll_comm_set_algorithm(c, coll, v[k].algo);
@@ -519,7 +617,7 @@ static int bench_size(tcoll_comm *c, const options *o, const variant *v, int nv,
   for (int k = 0; k < nv; k++) {
     if (!rows[k]->usable) continue;
     if (!is_mpi(&v[k])) tcoll_comm_set_algorithm(c, coll, v[k].algo);
-    long wrong = o->check ? check_variant(c, &v[k], o, send, recv, count, rows[k]->why, sizeof rows[k]->why)
+    long wrong = o->check ? check_variant(c, &v[k], o, send, recv, &l, rows[k]->why, sizeof rows[k]->why)
                           : 0;
     if (wrong < 0) {
       rows[k]->usable = 0; /* declined or failed: n/a with the reason */
@@ -533,8 +631,8 @@ static int bench_size(tcoll_comm *c, const options *o, const variant *v, int nv,
       if (!v[k].algo && ran) snprintf(rows[k]->algo, sizeof rows[k]->algo, "auto:%s", ran);
     }
   }
-  if (time_size(c, o, v, nv, rows, send, recv, count) != 0) return -1;
-  const double copy_bw = o->link_gbps > 0 ? 0 : measure_copy_bandwidth(recv, send, count * es);
+  if (time_size(c, o, v, nv, rows, send, recv, &l) != 0) return -1;
+  const double copy_bw = o->link_gbps > 0 ? 0 : measure_copy_bandwidth(recv, send, rows[0]->bytes);
   double mpi_med = 0;
   for (int k = 0; k < nv; k++)
     if (is_mpi(&v[k]) && rows[k]->usable) mpi_med = rows[k]->med;
@@ -549,8 +647,6 @@ static int bench_size(tcoll_comm *c, const options *o, const variant *v, int nv,
     r->copy_gbs = copy_bw / 1e9;
     r->vs_mpi = mpi_med > 0 ? mpi_med / r->med : 0;
   }
-  (void)send_n;
-  (void)recv_n;
   return 0;
 }
 
@@ -789,7 +885,7 @@ int main(int argc, char **argv) {
     if (!o.colls[k]) continue;
     for (double b = (double)o.min_bytes; b <= (double)o.max_bytes * (1 + 1e-9); b *= o.factor) {
       size_t bytes = (size_t)b;
-      if (bytes / es == 0) continue;
+      if (layout_for((tcoll_coll)k, bytes, es).count == 0) continue;
       if (progress) fprintf(stderr, "\r%s %zu B ...   ", coll_names[k], bytes);
       size_t first = rows.n;
       if (bench_size(c, &o, v[k], nv[k], bytes, send, recv, &rows, &total_wrong) != 0) {
