@@ -81,6 +81,18 @@ for r in d["rows"]:
 PY
 then ok "JSON structure"; else bad "JSON structure"; fi
 
+# Every collective and algorithm at a non-power-of-two size, in place: all
+# checked, and the algorithm that declines shows n/a with its reason rather
+# than a silent fallback measured under its name.
+run 3 "$bench" -c all -a all -b 64 -e 1K -f 4 -R 1 -r 2 --inplace
+if [ $rc -eq 0 ] && grep -q "Out of bounds values : 0 OK" "$tmp/out" &&
+   grep -E "^allgather .* recursive_doubling +n/a: .*power-of-two" "$tmp/out" >/dev/null &&
+   [ "$(grep -cE '^(allreduce|reduce_scatter|allgather|bcast|reduce) ' "$tmp/out")" -gt 40 ]; then
+  ok "all collectives at 3 ranks in place, n/a reported"
+else
+  bad "all collectives at 3 ranks: rc=$rc"; sed 's/^/    /' "$tmp/out" | grep -E "n/a|Out of|FAIL|error" | head -5
+fi
+
 # The deliberately wrong algorithm: counted, reported, non-zero exit.
 run 2 "$bench_testing" -a wrong_for_tests,ring -b 64 -e 64 -R 2
 if [ $rc -eq 1 ] && grep -q "Out of bounds values : [1-9][0-9]* FAILED" "$tmp/out" &&
