@@ -8,6 +8,7 @@
 static const tcoll_algorithm *const registry[] = {
 #define TCOLL_X_ENTRY(var) &var,
     TCOLL_ALGORITHM_LIST(TCOLL_X_ENTRY)
+    TCOLL_TEST_ALGORITHM_LIST(TCOLL_X_ENTRY)
 #undef TCOLL_X_ENTRY
 };
 #define REGISTRY_SIZE (sizeof registry / sizeof registry[0])
