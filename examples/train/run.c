@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "train.h"
 
@@ -239,23 +240,33 @@ static int dump_params(run_state *s) {
 
 /* Per-rank time split, reported as max and mean over ranks. */
 typedef struct {
-  double compute, wait, comm; /* seconds summed over steps */
+  double compute, wait, comm; /* wall seconds summed over steps */
+  double cpu;                 /* CPU seconds of the compute phases */
 } split;
 
+/* CPU time of this process: next to the wall-clock split it shows how much
+ * of "compute" was work and how much was waiting for a core, which matters
+ * on a machine shared with other jobs. */
+static double cpu_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int report_split(run_state *s, const split *t, long nsteps) {
-  double mine[3] = {t->compute, t->wait, t->comm}, mx[3], sum[3];
+  double mine[4] = {t->compute, t->wait, t->comm, t->cpu}, mx[4], sum[4];
   int rc;
-  if ((rc = comm_check(s, tcoll_allreduce(s->tc, mine, mx, 3, TCOLL_FLOAT64, TCOLL_MAX),
+  if ((rc = comm_check(s, tcoll_allreduce(s->tc, mine, mx, 4, TCOLL_FLOAT64, TCOLL_MAX),
                        "time split")) ||
-      (rc = comm_check(s, tcoll_allreduce(s->tc, mine, sum, 3, TCOLL_FLOAT64, TCOLL_SUM),
+      (rc = comm_check(s, tcoll_allreduce(s->tc, mine, sum, 4, TCOLL_FLOAT64, TCOLL_SUM),
                        "time split")))
     return rc;
   if (s->rank == 0 && s->cfg->verbose && nsteps > 0) {
-    static const char *const what[3] = {"compute (fwd+bwd+update)", "wait at barrier",
-                                        "allreduce (grad+counters)"};
+    static const char *const what[4] = {"compute (fwd+bwd+update)", "wait at barrier",
+                                        "allreduce (grad+counters)", "compute, CPU time only"};
     double us = 1e6 / (double)nsteps, mb = (double)(s->m.nparams * sizeof(real)) / 1e6;
     printf("time per step over %ld steps (max / mean over ranks):\n", nsteps);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
       printf("  %-26s %9.1f / %9.1f us\n", what[i], mx[i] * us, sum[i] / s->size * us);
     if (s->size > 1)
       printf("  gradient allreduce rate   %9.1f MB/s (%zu bytes, mean time, algorithm %s)\n",
@@ -270,14 +281,14 @@ static int train_loop(run_state *s, MPI_Comm comm, long start, train_result *res
   const int pairs = c->dims.pairs;
   const double scale = 1.0 / ((double)c->batch * pairs);
   adam_config ac = {c->lr, 0.1, c->warmup, c->steps, 0.9, 0.999, 1e-8};
-  split t = {0, 0, 0};
+  split t = {0, 0, 0, 0};
   double since[3] = {0, 0, 0}, t_begin = MPI_Wtime();
   long step, done = 0;
   int lo, hi, rc;
   slice(c->batch, s->rank, s->size, &lo, &hi);
   for (step = start; step < c->steps; step++) {
     if (step == c->stop_at_step) break;
-    double t0 = MPI_Wtime();
+    double t0 = MPI_Wtime(), c0 = cpu_seconds();
     double cnt[2] = {0, 0}, tot[2];
     memset(s->grad, 0, s->m.nparams * sizeof(real));
     for (int i = lo; i < hi; i++) {
@@ -288,14 +299,14 @@ static int train_loop(run_state *s, MPI_Comm comm, long start, train_result *res
                                &hits);
       cnt[1] += hits;
     }
-    double t1 = MPI_Wtime();
+    double t1 = MPI_Wtime(), c1 = cpu_seconds();
     MPI_Barrier(comm);
     double t2 = MPI_Wtime();
     if ((rc = allreduce_grad(s)) ||
         (rc = comm_check(s, tcoll_allreduce(s->tc, cnt, tot, 2, TCOLL_FLOAT64, TCOLL_SUM),
                          "counter allreduce")))
       return rc;
-    double t3 = MPI_Wtime();
+    double t3 = MPI_Wtime(), c3 = cpu_seconds();
     if (step == c->crash_at_step && s->rank == 0) {
       fprintf(stderr, "tcoll-train: --crash-at-step %ld: killing rank 0\n", step);
       fflush(NULL);
@@ -303,6 +314,7 @@ static int train_loop(run_state *s, MPI_Comm comm, long start, train_result *res
     }
     adam_update(&ac, step, s->m.nparams, s->params, s->grad, s->am, s->av);
     double t4 = MPI_Wtime();
+    t.cpu += (c1 - c0) + (cpu_seconds() - c3);
     t.compute += (t1 - t0) + (t4 - t3);
     t.wait += t2 - t1;
     t.comm += t3 - t2;
