@@ -54,6 +54,7 @@ typedef struct {
   real *params, *grad, *am, *av;
   int *tokens, *targets;
   FILE *csv;
+  const char *grad_algo; /* what tcoll chose for the (last bucket of the) gradient */
   char *err;
   size_t errlen;
 } run_state;
@@ -130,6 +131,7 @@ static int allreduce_grad(run_state *s) {
                                       TCOLL_SUM);
     if (st != TCOLL_OK) return comm_check(s, st, "gradient allreduce");
   }
+  s->grad_algo = tcoll_last_algorithm(s->tc, TCOLL_ALLREDUCE);
   return TRAIN_OK;
 }
 
@@ -162,9 +164,13 @@ static void print_header(const run_state *s) {
          "%d, vocabulary %d\n",
          c->dims.width, c->dims.layers, attn_name(c->dims.attn), c->dims.shift ? "on" : "off",
          c->dims.pairs, s->m.T, TASK_VOCAB);
-  printf("  parameters %zu, gradient %zu bytes per step%s, precision %s\n", s->m.nparams,
-         s->m.nparams * sizeof(real), c->bucket_bytes ? " (bucketed)" : " (one allreduce)",
-         TRAIN_PRECISION);
+  printf("  parameters %zu, gradient %zu bytes per step", s->m.nparams,
+         s->m.nparams * sizeof(real));
+  if (c->bucket_bytes >= sizeof(real) && c->bucket_bytes < s->m.nparams * sizeof(real))
+    printf(" (allreduce in buckets of %zu bytes)", c->bucket_bytes / sizeof(real) * sizeof(real));
+  else
+    printf(" (one allreduce)");
+  printf(", precision %s\n", TRAIN_PRECISION);
   printf("  steps %d, Adam lr %g, warmup %d then cosine to 0.1x, seed %llu, held-out %d "
          "sequences\n",
          c->steps, c->lr, c->warmup, (unsigned long long)c->seed, c->eval_size);
@@ -269,9 +275,10 @@ static int report_split(run_state *s, const split *t, long nsteps) {
     for (int i = 0; i < 4; i++)
       printf("  %-26s %9.1f / %9.1f us\n", what[i], mx[i] * us, sum[i] / s->size * us);
     if (s->size > 1)
-      printf("  gradient allreduce rate   %9.1f MB/s (%zu bytes, mean time, algorithm %s)\n",
+      printf("  gradient allreduce rate   %9.1f MB/s (%zu bytes over the mean allreduce time; "
+             "tcoll chose %s)\n",
              mb * (double)nsteps / (sum[2] / s->size), s->m.nparams * sizeof(real),
-             tcoll_last_algorithm(s->tc, TCOLL_ALLREDUCE) ? tcoll_last_algorithm(s->tc, TCOLL_ALLREDUCE) : "?");
+             s->grad_algo ? s->grad_algo : "?");
   }
   return TRAIN_OK;
 }
