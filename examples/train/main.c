@@ -16,7 +16,16 @@
 
 #include "train.h"
 
-typedef enum { OPT_INT, OPT_U64, OPT_SIZE, OPT_DOUBLE, OPT_STR, OPT_ATTN, OPT_FLAG_OFF, OPT_FLAG_ON } opt_kind;
+typedef enum {
+  OPT_INT,
+  OPT_U64,
+  OPT_SIZE,
+  OPT_DOUBLE,
+  OPT_STR,
+  OPT_ATTN,
+  OPT_FLAG_OFF, /* sets the int field to 0 */
+  OPT_FLAG_ON   /* sets the int field to 1 */
+} opt_kind;
 
 typedef struct {
   const char *name;
@@ -37,16 +46,20 @@ static const option options[] = {
     {"--pairs", OPT_INT, F(dims.pairs), "key/value pairs per sequence, 1..32 (default 8)"},
     {"--attn", OPT_ATTN, F(dims.attn), "linear | norm | softmax (default linear)"},
     {"--no-shift", OPT_FLAG_OFF, F(dims.shift), "no token shift"},
-    {"--bucket-bytes", OPT_SIZE, F(bucket_bytes), "allreduce the gradient in buckets of this size (default 0: one buffer)"},
+    {"--bucket-bytes", OPT_SIZE, F(bucket_bytes),
+     "allreduce the gradient in buckets of this size (default 0: one buffer)"},
     {"--eval-every", OPT_INT, F(eval_every), "steps between held-out evaluations (default 100)"},
     {"--eval-size", OPT_INT, F(eval_size), "held-out sequences (default 1000)"},
     {"--csv", OPT_STR, F(csv), "write the loss curve (one row per step) to FILE"},
-    {"--dump-params", OPT_STR, F(dump_params), "write the final parameters (raw, see docs/train.md) to FILE"},
+    {"--dump-params", OPT_STR, F(dump_params),
+     "write the final parameters (raw, see docs/train.md) to FILE"},
     {"--checkpoint", OPT_STR, F(checkpoint), "checkpoint FILE (written atomically)"},
     {"--checkpoint-every", OPT_INT, F(checkpoint_every), "save a checkpoint every N steps"},
     {"--resume", OPT_STR, F(resume), "continue from checkpoint FILE"},
-    {"--check-replicas", OPT_FLAG_ON, F(check_replicas), "compare parameter hashes across ranks after every step"},
-    {"--crash-at-step", OPT_INT, F(crash_at_step), "test hook: SIGKILL rank 0 during step N (0-based)"},
+    {"--check-replicas", OPT_FLAG_ON, F(check_replicas),
+     "compare parameter hashes across ranks after every step"},
+    {"--crash-at-step", OPT_INT, F(crash_at_step),
+     "test hook: SIGKILL rank 0 during step N (0-based)"},
 };
 #undef F
 #define NOPTIONS (sizeof options / sizeof options[0])

@@ -300,8 +300,8 @@ static int train_loop(run_state *s, MPI_Comm comm, long start, train_result *res
     memset(s->grad, 0, s->m.nparams * sizeof(real));
     for (int i = lo; i < hi; i++) {
       int hits;
-      task_sequence(pairs, c->seed, TASK_STREAM_TRAIN, (uint64_t)step * (uint64_t)c->batch + (uint64_t)i,
-                    s->tokens, s->targets);
+      uint64_t index = (uint64_t)step * (uint64_t)c->batch + (uint64_t)i;
+      task_sequence(pairs, c->seed, TASK_STREAM_TRAIN, index, s->tokens, s->targets);
       cnt[0] += model_sequence(&s->m, s->w, s->params, s->tokens, s->targets, scale, s->grad,
                                &hits);
       cnt[1] += hits;
@@ -412,8 +412,8 @@ int train_run(const train_config *cfg, MPI_Comm comm, int keep_params, train_res
     printf("final held-out accuracy %.4f (loss %.4f) after %ld steps, %.1f s\n",
            res->heldout_acc, res->heldout_loss, res->steps_done, res->seconds);
     printf("replicas: parameter hash %016llx on rank 0, %s on all %d ranks\n",
-           (unsigned long long)params_hash(&s), res->replicas_identical ? "identical" : "DIFFERENT",
-           s.size);
+           (unsigned long long)params_hash(&s),
+           res->replicas_identical ? "identical" : "DIFFERENT", s.size);
     fflush(stdout);
   }
   if (cfg->dump_params && res->steps_done == cfg->steps && (rc = dump_params(&s))) goto done;

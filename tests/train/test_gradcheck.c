@@ -27,7 +27,8 @@ static int passed, failed;
 static double loss_of(const model_layout *m, model_work *w, const real *p, int seqs[][2][96],
                       double scale, real *grad) {
   double l = 0;
-  for (int s = 0; s < NSEQ; s++) l += model_sequence(m, w, p, seqs[s][0], seqs[s][1], scale, grad, NULL);
+  for (int s = 0; s < NSEQ; s++)
+    l += model_sequence(m, w, p, seqs[s][0], seqs[s][1], scale, grad, NULL);
   return l * scale;
 }
 
@@ -45,7 +46,8 @@ static void check(attn_kind kind, int shift) {
   real *fd = malloc(m.nparams * sizeof *fd);
   int seqs[NSEQ][2][96];
   double scale = 1.0 / (NSEQ * dims.pairs);
-  for (int s = 0; s < NSEQ; s++) task_sequence(dims.pairs, 7, TASK_STREAM_TRAIN, (uint64_t)s, seqs[s][0], seqs[s][1]);
+  for (int s = 0; s < NSEQ; s++)
+    task_sequence(dims.pairs, 7, TASK_STREAM_TRAIN, (uint64_t)s, seqs[s][0], seqs[s][1]);
   model_init(&m, 3, p);
   uint64_t st = 99;
   for (size_t i = 0; i < m.nparams; i++) p[i] += 0.1 * train_gauss(&st);

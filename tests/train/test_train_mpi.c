@@ -92,8 +92,9 @@ int main(int argc, char **argv) {
   int ok1 = run(&c, MPI_COMM_SELF, &one);
   double diff = ok && ok1 ? max_rel_diff(many.params, one.params, one.nparams) : INFINITY;
   char what[160];
-  snprintf(what, sizeof what, "%d ranks vs 1 rank, 50 steps, global batch %d: parameters within %g",
-           size, c.batch, PARITY_TOL);
+  snprintf(what, sizeof what,
+           "%d ranks vs 1 rank, 50 steps, global batch %d: parameters within %g", size, c.batch,
+           PARITY_TOL);
   verdict(diff <= PARITY_TOL, what, ": max relative difference %.2e", diff);
   /* a sanity check of the comparison itself: one more step must be visible */
   train_result more;
