@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "shm.h"
 #include "tcoll_internal.h"
 
 #define MPI_TRY(call, what)                                   \
@@ -139,7 +140,11 @@ tcoll_status tcoll_comm_create(MPI_Comm comm, tcoll_comm **out) {
   if ((status = tcoll__env_get_bytes(TCOLL_ENV_TCOLL_SCRATCH_KEEP_BYTES, 0, SIZE_MAX,
                                      &c->scratch_keep_bytes)) != TCOLL_OK)
     goto cleanup;
+  if ((status = tcoll__env_get_bytes(TCOLL_ENV_TCOLL_SHM_CHUNK_BYTES, 64, (size_t)1 << 30,
+                                     &c->shm_chunk_bytes)) != TCOLL_OK)
+    goto cleanup;
   if ((status = split_nodes(c)) != TCOLL_OK) goto cleanup;
+  if ((status = tcoll__shm_setup(c)) != TCOLL_OK) goto cleanup;
   *out = c;
   return TCOLL_OK;
 cleanup:
@@ -150,6 +155,7 @@ cleanup:
 tcoll_status tcoll_comm_destroy(tcoll_comm *c) {
   tcoll_status status = TCOLL_OK;
   if (!c) return TCOLL_OK;
+  tcoll__shm_free(c); /* collective on the node, before the communicator goes */
   if (c->mpi != MPI_COMM_NULL) {
     int err = MPI_Comm_free(&c->mpi);
     if (err != MPI_SUCCESS) status = tcoll__mpi_error(err, "MPI_Comm_free");

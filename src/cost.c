@@ -1,21 +1,23 @@
 /*
  * Built-in cost model defaults (Hockney α-β plus γ per reduced byte).
  *
- * Where the numbers come from (Open MPI 4.1 point-to-point on a 2-core EPYC
- * VM, ../shared/MACHINE-FACTS.md and our own ping-pong):
- *  - node: shared-memory transport, ~0.5 µs per message once MPI's matching
- *    and progress are counted (the raw transport is 0.13 µs), ~10 GB/s for a
- *    copy through the shared segment (measured 11.9 GB/s);
- *  - network: a TCP link between hosts, 7 µs and 1.58 GB/s measured across an
- *    unshaped veth; real clusters differ, which is what tuning files are for;
- *  - γ: a streaming two-input reduction runs at roughly the copy bandwidth of
- *    one core, ~10 GB/s, so 1e-10 s per reduced byte.
- * Only ratios matter for the choice; tcoll-tune replaces all of them.
+ * Node level: fitted to tcoll-bench at 2 ranks on the reference machine (a
+ * 2-core EPYC VM, Open MPI 4.1 shared memory, docs/benchmarks.md):
+ *  - α = 0.4 µs: recursive doubling's 8 B allreduce (one message each way);
+ *  - β, γ from the 16 MiB times of the ring (2α + nβ + nγ/2 = 6.8 ms) and
+ *    of recursive doubling (α + nβ + nγ = 9.7 ms): γ = 3.5e-10 s/B (2.9 GB/s
+ *    of reduction from DRAM), β = 2.3e-10 s/B (4.3 GB/s through Open MPI's
+ *    transport, about a third of a raw copy: it copies twice and pays a
+ *    rendezvous per large message).
+ *   Mid-size messages run from cache and are faster than this line predicts;
+ *   tuning files (tcoll-tune) replace these numbers with a machine's own.
+ * Network level: a TCP link between hosts, 7 µs and 1.58 GB/s measured
+ * across an unshaped veth (MACHINE-FACTS); real clusters differ.
  */
 #include "tcoll_internal.h"
 
 const tcoll_cost_model tcoll__default_cost_model = {
     .level = {
-        [TCOLL_LEVEL_NODE] = {.alpha = 0.5e-6, .beta = 1.0 / 10e9, .gamma = 1.0 / 10e9},
-        [TCOLL_LEVEL_NETWORK] = {.alpha = 7e-6, .beta = 1.0 / 1.58e9, .gamma = 1.0 / 10e9},
+        [TCOLL_LEVEL_NODE] = {.alpha = 0.4e-6, .beta = 2.3e-10, .gamma = 3.5e-10},
+        [TCOLL_LEVEL_NETWORK] = {.alpha = 7e-6, .beta = 1.0 / 1.58e9, .gamma = 3.5e-10},
     }};

@@ -56,6 +56,9 @@ void tcoll__log(tcoll_log_level level, const char *file, int line, const char *f
     "emulate nodes of k consecutive ranks (0: real nodes from MPI_COMM_TYPE_SHARED)")      \
   X(TCOLL_SEGMENT_BYTES, "1048576",                                                         \
     "largest single message of the segmented algorithms (ring); smaller pipelines finer")   \
+  X(TCOLL_SHM_CHUNK_BYTES, "1048576",                                                      \
+    "chunk of the shared-memory algorithms: each rank keeps two in its segment; chunks "   \
+    "larger than L2 reduce from the shared L3 instead of bouncing lines between cores")    \
   X(TCOLL_SCRATCH_KEEP_BYTES, "16777216",                                                   \
     "scratch memory a communicator keeps between calls; larger needs are freed after use")
 
@@ -108,6 +111,7 @@ extern const tcoll_cost_model tcoll__default_cost_model;
 /* ---- the communicator ---- */
 
 struct tcoll_algorithm;
+typedef struct tcoll_shm tcoll_shm; /* shm.h */
 
 typedef struct {
   bool valid;
@@ -142,6 +146,10 @@ struct tcoll_comm {
   void *scratch[2];
   size_t scratch_bytes[2];
   size_t scratch_keep_bytes;
+  /* shared segment of a single-node communicator (shm.h), or NULL and why */
+  tcoll_shm *shm;
+  char shm_unavailable[128];
+  size_t shm_chunk_bytes;
 };
 
 /* Scratch slots. A schedule's receive buffer (TMP) must not alias the
@@ -193,6 +201,7 @@ typedef struct tcoll_algorithm {
   X(tcoll__allreduce_recursive_doubling)                                                   \
   X(tcoll__allreduce_rabenseifner)                                                         \
   X(tcoll__allreduce_binomial_tree)                                                        \
+  X(tcoll__allreduce_shm)                                                                  \
   X(tcoll__reduce_scatter_ring)                                                            \
   X(tcoll__reduce_scatter_recursive_halving)                                               \
   X(tcoll__reduce_scatter_pairwise)                                                        \

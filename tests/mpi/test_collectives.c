@@ -67,7 +67,7 @@ typedef struct coll_spec {
   int rooted;                /* loop over roots */
   int variants;              /* 2: out of place and in place; 1: a single buffer */
   size_t max_count;          /* keeps the suite fast */
-  const char *segmented;     /* algorithm also run with tiny segments, or NULL */
+  const char *segmented[3];  /* algorithms also run with tiny segments/chunks (NULL-ended) */
   void (*setup)(const test_case *k, buffers *x);
   tcoll_status (*invoke)(const test_case *k, const buffers *x);
   /* Checks this rank's result; returns 1 on pass. */
@@ -236,14 +236,14 @@ static int reduce_check(const test_case *k, const buffers *x, char *msg, size_t 
 }
 
 static const coll_spec specs[] = {
-    {TCOLL_ALLREDUCE, "allreduce", 1, 0, 2, (size_t)-1, "ring", allreduce_setup, allreduce_invoke,
+    {TCOLL_ALLREDUCE, "allreduce", 1, 0, 2, (size_t)-1, {"ring", "shm", NULL}, allreduce_setup, allreduce_invoke,
      allreduce_check, replicated_recv},
-    {TCOLL_REDUCE_SCATTER, "reduce_scatter", 1, 0, 2, 65537, "ring", reduce_scatter_setup,
+    {TCOLL_REDUCE_SCATTER, "reduce_scatter", 1, 0, 2, 65537, {"ring", NULL}, reduce_scatter_setup,
      reduce_scatter_invoke, reduce_scatter_check, NULL},
-    {TCOLL_ALLGATHER, "allgather", 0, 0, 2, 65537, NULL, allgather_setup, allgather_invoke,
+    {TCOLL_ALLGATHER, "allgather", 0, 0, 2, 65537, {NULL}, allgather_setup, allgather_invoke,
      allgather_check, replicated_recv},
-    {TCOLL_BCAST, "bcast", 0, 1, 1, 65537, NULL, bcast_setup, bcast_invoke, bcast_check, replicated_recv},
-    {TCOLL_REDUCE, "reduce", 1, 1, 2, 65537, NULL, reduce_setup, reduce_invoke, reduce_check, NULL},
+    {TCOLL_BCAST, "bcast", 0, 1, 1, 65537, {NULL}, bcast_setup, bcast_invoke, bcast_check, replicated_recv},
+    {TCOLL_REDUCE, "reduce", 1, 1, 2, 65537, {NULL}, reduce_setup, reduce_invoke, reduce_check, NULL},
 };
 #define NUM_SPECS (sizeof specs / sizeof specs[0])
 
@@ -376,7 +376,9 @@ static int njobs;
 static void build_jobs(void) {
   for (size_t s = 0; s < NUM_SPECS; s++) {
     int nalgs = (int)tcoll_algorithm_count(specs[s].coll);
-    for (int a = -1; a < nalgs + (specs[s].segmented ? 1 : 0); a++) jobs[njobs++] = (job){&specs[s], a};
+    int nseg = 0;
+    while (specs[s].segmented[nseg]) nseg++;
+    for (int a = -1; a < nalgs + nseg; a++) jobs[njobs++] = (job){&specs[s], a};
   }
 }
 
@@ -390,7 +392,7 @@ START_TEST(test_matrix) {
   } else if (jobs[_i].alg < nalgs) {
     k.algo = tcoll_algorithm_name(spec->coll, (size_t)jobs[_i].alg);
   } else {
-    k.algo = spec->segmented;
+    k.algo = spec->segmented[jobs[_i].alg - nalgs];
     k.comm = comm_small_seg;
     if (max_count > 65537) max_count = 65537; /* 64-byte segments: 10^6 elements is 10^5 messages */
   }
@@ -487,7 +489,9 @@ int main(int argc, char **argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &P);
   MPI_Comm_rank(MPI_COMM_WORLD, &R);
   comm = create_or_die(NULL, NULL);
+  setenv("TCOLL_SHM_CHUNK_BYTES", SMALL_SEGMENT_BYTES, 1); /* the shm chunk pipeline too */
   comm_small_seg = create_or_die("TCOLL_SEGMENT_BYTES", SMALL_SEGMENT_BYTES);
+  unsetenv("TCOLL_SHM_CHUNK_BYTES");
   comm_fail = create_or_die("TCOLL_FALLBACK", "error");
   build_jobs();
 

@@ -6,6 +6,7 @@
  */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -234,10 +235,47 @@ START_TEST(test_validation_without_mpi) {
 }
 END_TEST
 
+/* shm needs a shared segment; with one, the default model prefers it at
+ * both ends of the size range on one node (measured 1.8-3.6x MPI there). */
+START_TEST(test_shm_selection) {
+  tcoll_comm c = fake_comm(2, 1, tcoll__default_cost_model.level[TCOLL_LEVEL_NODE]);
+  c.model = tcoll__default_cost_model;
+  c.shm_chunk_bytes = 1 << 20;
+  snprintf(c.shm_unavailable, sizeof c.shm_unavailable, "ranks span 2 nodes");
+  tcoll_call small = float_call(2), large = float_call(16 << 20);
+  char why[192] = "";
+  ck_assert(!tcoll__allreduce_shm.check(&c, &small, why, sizeof why));
+  ck_assert_str_eq(why, "no shared segment: ranks span 2 nodes");
+  const tcoll_algorithm *a = NULL;
+  tcoll_choice_source src;
+  ck_assert_int_eq(tcoll__select(&c, &small, &a, &src), TCOLL_OK);
+  ck_assert_str_ne(a->name, "shm");
+  /* any non-NULL segment: check() and cost() never touch it */
+  tcoll_comm with_segment = fake_comm(2, 1, tcoll__default_cost_model.level[TCOLL_LEVEL_NODE]);
+  with_segment.model = tcoll__default_cost_model;
+  with_segment.shm_chunk_bytes = 1 << 20;
+  with_segment.shm = (tcoll_shm *)&with_segment;
+  ck_assert(tcoll__allreduce_shm.check(&with_segment, &small, why, sizeof why));
+  ck_assert_int_eq(tcoll__select(&with_segment, &small, &a, &src), TCOLL_OK);
+  ck_assert_str_eq(a->name, "shm");
+  ck_assert_int_eq(tcoll__select(&with_segment, &large, &a, &src), TCOLL_OK);
+  ck_assert_str_eq(a->name, "shm");
+  /* chunks cost one round of three waits each: 64 MiB (16 Mi floats) in
+   * 1 MiB chunks is 64 rounds, in 512 KiB chunks 128 */
+  tcoll_comm counted = with_segment;
+  memset(&counted.model, 0, sizeof counted.model);
+  double with_1m = tcoll__allreduce_shm.cost(&counted, &large);
+  counted.shm_chunk_bytes = 1 << 19;
+  double with_512k = tcoll__allreduce_shm.cost(&counted, &large);
+  const double extra = with_512k - with_1m;
+  ck_assert_double_eq_tol(extra, 64 * 3 * 0.1e-6, 1e-12);
+}
+END_TEST
+
 START_TEST(test_registry) {
   /* the names of DESIGN.md, in registry order */
-  static const char *const expected[TCOLL_NUM_COLLS][5] = {
-      [TCOLL_ALLREDUCE] = {"ring", "recursive_doubling", "rabenseifner", "binomial_tree"},
+  static const char *const expected[TCOLL_NUM_COLLS][6] = {
+      [TCOLL_ALLREDUCE] = {"ring", "recursive_doubling", "rabenseifner", "binomial_tree", "shm"},
       [TCOLL_REDUCE_SCATTER] = {"ring", "recursive_halving", "pairwise"},
       [TCOLL_ALLGATHER] = {"ring", "recursive_doubling", "bruck"},
       [TCOLL_BCAST] = {"binomial_tree", "scatter_allgather"},
@@ -245,7 +283,7 @@ START_TEST(test_registry) {
   };
   for (int coll = 0; coll < TCOLL_NUM_COLLS; coll++) {
     size_t n = tcoll_algorithm_count((tcoll_coll)coll), want = 0;
-    while (want < 5 && expected[coll][want]) want++;
+    while (want < 6 && expected[coll][want]) want++;
     ck_assert_uint_eq(n, want);
     for (size_t i = 0; i < n; i++) {
       const char *name = tcoll_algorithm_name((tcoll_coll)coll, i);
@@ -337,6 +375,7 @@ int main(void) {
   tcase_add_test(tc, test_default_model_choice);
   tcase_add_test(tc, test_validation_without_mpi);
   tcase_add_test(tc, test_registry);
+  tcase_add_test(tc, test_shm_selection);
   tcase_add_test(tc, test_checks_and_root);
   tcase_add_test(tc, test_parse_bytes);
   tcase_add_test(tc, test_explain_text);

@@ -1,0 +1,57 @@
+/*
+ * The shared segment of a communicator whose ranks share one node: every
+ * rank owns a control block (three monotonic counters, each on its own cache
+ * line) and two data slots of `chunk_bytes`, all in one MPI-3 shared window,
+ * so the data path needs no MPI call at all.
+ *
+ * Counters count chunks: after rank q has copied chunk s into its slot it
+ * sets written = s + 1; after reducing its slice of chunk s, reduced = s + 1;
+ * after copying chunk s out of every slot, consumed = s + 1. They only grow,
+ * so they never need resetting between calls, and a slot (s % 2) may be
+ * refilled once every rank's consumed >= s - 1.
+ */
+#ifndef TCOLL_SHM_H
+#define TCOLL_SHM_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "tcoll_internal.h"
+
+enum { TCOLL_SHM_WRITTEN, TCOLL_SHM_REDUCED, TCOLL_SHM_CONSUMED, TCOLL_SHM_NUM_COUNTERS };
+
+typedef struct {
+  struct {
+    _Atomic uint64_t value;
+    char pad[64 - sizeof(uint64_t)]; /* one cache line each: no false sharing */
+  } counter[TCOLL_SHM_NUM_COUNTERS];
+} tcoll_shm_control;
+
+struct tcoll_shm {
+  MPI_Comm node_comm;
+  MPI_Win win;
+  int size, rank;
+  size_t chunk_bytes;
+  tcoll_shm_control **control; /* [size]: each rank's control block */
+  unsigned char **slots;       /* [size]: each rank's two slots, back to back */
+  uint64_t next_chunk;         /* sequence number of the next chunk (same on every rank) */
+};
+
+/* Collective over c->mpi at create. Sets c->shm when every rank of a
+ * single-node communicator got its segment; otherwise leaves it NULL and
+ * records why in c->shm_unavailable (identical on every rank). */
+tcoll_status tcoll__shm_setup(tcoll_comm *c);
+void tcoll__shm_free(tcoll_comm *c);
+
+static inline unsigned char *tcoll__shm_slot(const tcoll_shm *s, int rank, uint64_t chunk) {
+  return s->slots[rank] + (chunk & 1) * s->chunk_bytes;
+}
+
+/* Publishes this rank's counter (release: the data written before it is
+ * visible to whoever acquires it). */
+void tcoll__shm_signal(tcoll_shm *s, int counter, uint64_t value);
+/* Waits until every rank's counter is at least value (acquire). Spins
+ * briefly, then yields, so oversubscribed ranks still make progress. */
+void tcoll__shm_wait_all(const tcoll_shm *s, int counter, uint64_t value);
+
+#endif
