@@ -13,8 +13,9 @@
  *               rank's slot into its recvbuf
  *
  * Two slots per rank let a fast rank copy in chunk c+1 while others still
- * copy out chunk c. Chunks larger than L2 (1 MiB here) reduce from the shared
- * L3; small ones bounce every line between the cores (MACHINE-FACTS).
+ * copy out chunk c. The default chunk, 512 KiB, was the fastest of 256 KiB to
+ * 4 MiB at 2 and 8 MiB here (docs/benchmarks.md): smaller chunks pay more
+ * waits and bounce lines between the cores, larger ones fall out of L3.
  * Messages up to SMALL_MESSAGE_BYTES skip the slicing: every rank copies in,
  * then reduces the whole message itself in rank order (2 waits, not 3).
  * Either way each element is reduced in the same order everywhere, so every

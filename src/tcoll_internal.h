@@ -56,9 +56,9 @@ void tcoll__log(tcoll_log_level level, const char *file, int line, const char *f
     "emulate nodes of k consecutive ranks (0: real nodes from MPI_COMM_TYPE_SHARED)")      \
   X(TCOLL_SEGMENT_BYTES, "1048576",                                                         \
     "largest single message of the segmented algorithms (ring); smaller pipelines finer")   \
-  X(TCOLL_SHM_CHUNK_BYTES, "1048576",                                                      \
-    "chunk of the shared-memory algorithms: each rank keeps two in its segment; chunks "   \
-    "larger than L2 reduce from the shared L3 instead of bouncing lines between cores")    \
+  X(TCOLL_SHM_CHUNK_BYTES, "524288",                                                       \
+    "chunk of the shared-memory algorithms: each rank keeps two in its segment (512 KiB "  \
+    "measured best here against 256 KiB-4 MiB at 2 and 8 MiB; docs/benchmarks.md)")        \
   X(TCOLL_SCRATCH_KEEP_BYTES, "16777216",                                                   \
     "scratch memory a communicator keeps between calls; larger needs are freed after use")
 
