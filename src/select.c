@@ -177,6 +177,18 @@ void tcoll__explain(const tcoll_comm *c, const tcoll_call *call, char *buf, size
       return;
     }
   }
+  /* Rules that would have applied but cannot: say why they were passed over. */
+  for (size_t i = 0; c->tuning && i < c->tuning->num_rules; i++) {
+    const tcoll_rule *r = &c->tuning->rules[i];
+    char why[192] = "";
+    if (!tcoll__rule_matches(r, c, call)) continue;
+    if (!r->alg)
+      u = append(buf, buflen, u, "rule %zu (%s) matches but is disabled: unknown algorithm\n", i, r->algorithm);
+    else if (!r->alg->check(c, call, why, sizeof why))
+      u = append(buf, buflen, u, "rule %zu (%s) matches but declines: %s\n", i, r->algorithm, why);
+    else
+      break; /* the first applicable rule: reported as the choice below */
+  }
   int rule = tcoll__tuning_lookup(c->tuning, c, call);
   if (rule >= 0) {
     append(buf, buflen, u, "choice: %s (rule %d of %s)\n", c->tuning->rules[rule].alg->name, rule,

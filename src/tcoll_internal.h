@@ -130,6 +130,7 @@ extern const tcoll_cost_model tcoll__default_cost_model;
  * several). Indices compare only between ranks of the same node. */
 typedef struct {
   int package, numa, l3;
+  int bound; /* 1: bound to a proper subset of the node's CPUs */
 } tcoll_place;
 
 /* ---- the communicator ---- */

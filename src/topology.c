@@ -77,7 +77,8 @@ tcoll_status tcoll__topology_detect(tcoll_comm *c) {
   }
   c->unbound_ranks = 0;
   for (int r = 0; r < c->size; r++) {
-    c->place[r] = (tcoll_place){.package = all[4 * r], .numa = all[4 * r + 1], .l3 = all[4 * r + 2]};
+    c->place[r] = (tcoll_place){
+        .package = all[4 * r], .numa = all[4 * r + 1], .l3 = all[4 * r + 2], .bound = all[4 * r + 3]};
     if (!all[4 * r + 3]) c->unbound_ranks++;
   }
   free(all);

@@ -243,7 +243,7 @@ static bool in(const tcoll_range *r, double v) { return v >= r->min && v <= r->m
 bool tcoll__rule_matches(const tcoll_rule *r, const tcoll_comm *c, const tcoll_call *call) {
   /* ranks per node: the largest node's, identical on every rank even when
    * nodes are uneven */
-  return r->alg != NULL && r->coll == call->coll && in(&r->ranks, c->size) && in(&r->nodes, c->num_nodes) &&
+  return r->coll == call->coll && in(&r->ranks, c->size) && in(&r->nodes, c->num_nodes) &&
          in(&r->ranks_per_node, c->max_local_size) && in(&r->bytes, (double)call->bytes);
 }
 
@@ -251,7 +251,8 @@ int tcoll__tuning_lookup(const tcoll_tuning *t, const tcoll_comm *c, const tcoll
   if (!t) return -1;
   for (size_t i = 0; i < t->num_rules; i++) {
     char why[192];
-    if (tcoll__rule_matches(&t->rules[i], c, call) && t->rules[i].alg->check(c, call, why, sizeof why))
+    if (t->rules[i].alg && tcoll__rule_matches(&t->rules[i], c, call) &&
+        t->rules[i].alg->check(c, call, why, sizeof why))
       return (int)i;
   }
   return -1;

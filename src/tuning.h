@@ -42,8 +42,9 @@ tcoll_status tcoll__tuning_parse(const char *text, size_t len, const char *sourc
                                  tcoll_tuning **out);
 void tcoll__tuning_free(tcoll_tuning *t);
 
-/* THE rule predicate: whether rule r applies to call on c. Only inputs that
- * are identical on every rank. */
+/* THE rule predicate: whether rule r's collective and ranges cover call on
+ * c (whether its algorithm exists and accepts is the caller's question).
+ * Only inputs that are identical on every rank. */
 bool tcoll__rule_matches(const tcoll_rule *r, const tcoll_comm *c, const tcoll_call *call);
 
 /* Index of the first enabled rule that matches and whose algorithm accepts

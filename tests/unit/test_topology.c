@@ -180,7 +180,7 @@ static double cost(const fake *f, tcoll_coll coll, const char *name, size_t byte
  * node = thousands, network = ten-thousands). 2 nodes x 4 ranks, each node's
  * ranks in one L3. */
 START_TEST(test_costs_per_level) {
-  const tcoll_place same_l3 = {0, 0, 0};
+  const tcoll_place same_l3 = {0, 0, 0, 1};
   tcoll_place places[4] = {same_l3, same_l3, same_l3, same_l3};
   fake f;
   fake_init(&f, 2, 4, places);
@@ -198,7 +198,7 @@ START_TEST(test_costs_per_level) {
   ck_assert_double_eq_tol(cost(&f, TCOLL_BCAST, "binomial_tree", 1024), 2 + 1e4, 1e-6);
   ck_assert_double_eq_tol(cost(&f, TCOLL_REDUCE_SCATTER, "pairwise", 1024), 7 * 1e4, 1e-6);
   /* one node of 4 ranks in two L3s of one NUMA node: {0,1} {2,3} */
-  tcoll_place two[4] = {{0, 0, 0}, {0, 0, 0}, {0, 0, 1}, {0, 0, 1}};
+  tcoll_place two[4] = {{0, 0, 0, 1}, {0, 0, 0, 1}, {0, 0, 1, 1}, {0, 0, 1, 1}};
   fake g;
   fake_init(&g, 1, 4, two);
   ck_assert_double_eq_tol(cost(&g, TCOLL_ALLREDUCE, "recursive_doubling", 1024), 1 + 10, 1e-9);

@@ -197,6 +197,9 @@ START_TEST(test_selection_with_rules) {
   char text[4096];
   tcoll__explain(&c, &small, text, sizeof text);
   ck_assert_msg(strstr(text, "choice: ring (rule 2 of t.json)") != NULL, "%s", text);
+  ck_assert_msg(strstr(text, "rule 0 (recursive_doubling) matches but declines: needs a power-of-two") != NULL,
+                "%s", text);
+  ck_assert_msg(strstr(text, "rule 1 (unknown_one) matches but is disabled") != NULL, "%s", text);
   /* outside the rule's bytes: the model again */
   tcoll_call big = call_of(TCOLL_ALLGATHER, 9);
   ck_assert_int_eq(tcoll__select(&c, &big, &a, &src), TCOLL_OK);
