@@ -39,4 +39,8 @@ if [ -f "$topo/epyc-corona.xml" ]; then
 else
   echo "SKIP offline explanation: $topo/epyc-corona.xml not found (../shared/topologies)"
 fi
+# the shipped tuning file for the test VM stays valid and its rules apply
+vm=$(dirname "$0")/../../docs/tuning/vm-2core-epyc.json
+out=$("$info" --explain --coll allreduce --bytes 4K --nodes 1 --ranks-per-node 2 --tuning "$vm") || fail=1
+check tuning-file "choice: rabenseifner (rule 0 of $vm)" "$out"
 exit $fail
