@@ -258,9 +258,22 @@ int tcoll__tuning_lookup(const tcoll_tuning *t, const tcoll_comm *c, const tcoll
   return -1;
 }
 
+/* A number printed so that it parses back to the same double: cJSON's own
+ * printer keeps 15 significant digits when it judges them close enough, which
+ * turned 2^53 into 9007199254740990 (found by tests/fuzz). */
+static cJSON *exact_number(double v) {
+  char text[32];
+  snprintf(text, sizeof text, "%.17g", v);
+  return cJSON_CreateRaw(text);
+}
+
 static cJSON *range_json(const tcoll_range *r) {
-  const double v[2] = {r->min, r->max};
-  return cJSON_CreateDoubleArray(v, 2);
+  cJSON *a = cJSON_CreateArray();
+  if (a) {
+    cJSON_AddItemToArray(a, exact_number(r->min));
+    cJSON_AddItemToArray(a, exact_number(r->max));
+  }
+  return a;
 }
 
 char *tcoll__tuning_write(const tcoll_tuning *t) {
@@ -280,9 +293,9 @@ char *tcoll__tuning_write(const tcoll_tuning *t) {
     for (int l = 0; m && l < TCOLL_NUM_LEVELS; l++) {
       cJSON *lv = cJSON_AddObjectToObject(m, tcoll__level_name((tcoll_level)l));
       if (!lv) continue;
-      cJSON_AddNumberToObject(lv, "alpha", t->model.level[l].alpha);
-      cJSON_AddNumberToObject(lv, "beta", t->model.level[l].beta);
-      cJSON_AddNumberToObject(lv, "gamma", t->model.level[l].gamma);
+      cJSON_AddItemToObject(lv, "alpha", exact_number(t->model.level[l].alpha));
+      cJSON_AddItemToObject(lv, "beta", exact_number(t->model.level[l].beta));
+      cJSON_AddItemToObject(lv, "gamma", exact_number(t->model.level[l].gamma));
     }
   }
   cJSON *rules = cJSON_AddArrayToObject(root, "rules");

