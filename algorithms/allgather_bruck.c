@@ -19,7 +19,11 @@
 
 static double bruck_cost(const tcoll_comm *c, const tcoll_call *call) {
   const double p = c->size, n = (double)call->bytes;
-  return tcoll__cost_messages(c, tcoll__ceil_log2(c->size), (p - 1) * n);
+  /* round k sends 2^k blocks (the last round the rest) to rank - 2^k:
+   * every rank, so a shift step, not a hypercube one */
+  double t = 0, left = p - 1;
+  for (int d = 1; d < c->size; d *= 2, left -= d / 2) t += tcoll__cost_at(c, d, 1, (left < d ? left : d) * n);
+  return t;
 }
 
 /* W[i] belongs at block (r+i) mod p: two contiguous copies. */

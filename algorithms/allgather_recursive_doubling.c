@@ -23,7 +23,7 @@ static bool rd_check(const tcoll_comm *c, const tcoll_call *call, char *why, siz
 
 static double rd_cost(const tcoll_comm *c, const tcoll_call *call) {
   const double p = c->size, n = (double)call->bytes;
-  return tcoll__cost_messages(c, tcoll__ceil_log2(c->size), (p - 1) * n);
+  return tcoll__cost_doubling(c, tcoll__ceil_log2(c->size), 1, (p - 1) * n);
 }
 
 static tcoll_status rd_run(tcoll_comm *c, const tcoll_call *call) {

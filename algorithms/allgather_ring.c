@@ -14,7 +14,7 @@
 
 static double ring_cost(const tcoll_comm *c, const tcoll_call *call) {
   const double p = c->size, n = (double)call->bytes;
-  return tcoll__cost_messages(c, p - 1, (p - 1) * n);
+  return tcoll__cost_at(c, 1, p - 1, (p - 1) * n);
 }
 
 static tcoll_status ring_run(tcoll_comm *c, const tcoll_call *call) {

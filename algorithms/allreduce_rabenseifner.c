@@ -18,7 +18,8 @@ static double rab_cost(const tcoll_comm *c, const tcoll_call *call) {
   const double n = (double)call->bytes;
   const double p2 = tcoll__pow2_floor(c->size), rounds = tcoll__ceil_log2((int)p2);
   const double moved = (p2 - 1) / p2 * n;
-  return tcoll__cost_messages(c, 2 * rounds, 2 * moved) + tcoll__cost_reduce(c, moved) +
+  /* halving then doubling: both pair the largest messages with the farthest partners */
+  return 2 * tcoll__cost_doubling(c, (int)rounds, 1, moved) + tcoll__cost_reduce(c, moved) +
          tcoll__cost_fold(c, call);
 }
 

@@ -17,7 +17,8 @@
 static double rd_cost(const tcoll_comm *c, const tcoll_call *call) {
   const double n = (double)call->bytes;
   const double rounds = tcoll__ceil_log2(tcoll__pow2_floor(c->size));
-  return rounds * (tcoll__cost_messages(c, 1, n) + tcoll__cost_reduce(c, n)) + tcoll__cost_fold(c, call);
+  return tcoll__cost_each_round(c, (int)rounds, 1, n) + rounds * tcoll__cost_reduce(c, n) +
+         tcoll__cost_fold(c, call);
 }
 
 /* The exchange rounds of the power-of-two group. */

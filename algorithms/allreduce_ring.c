@@ -21,8 +21,9 @@ static double ring_cost(const tcoll_comm *c, const tcoll_call *call) {
   const double p = c->size, n = (double)call->bytes;
   const double block = n / p;
   const double segments = fmax(1.0, ceil(block / (double)c->segment_bytes));
-  return tcoll__cost_messages(c, (p - 1) * segments, (p - 1) * block) +
-         tcoll__cost_reduce(c, (p - 1) * block) + tcoll__cost_messages(c, p - 1, (p - 1) * block);
+  /* every step is a ring hop: charged at the farthest hop's level */
+  return tcoll__cost_at(c, 1, (p - 1) * segments, (p - 1) * block) + tcoll__cost_reduce(c, (p - 1) * block) +
+         tcoll__cost_at(c, 1, p - 1, (p - 1) * block);
 }
 
 static tcoll_status ring_run(tcoll_comm *c, const tcoll_call *call) {

@@ -14,7 +14,7 @@
 #include "patterns.h"
 
 static double tree_cost(const tcoll_comm *c, const tcoll_call *call) {
-  return tcoll__ceil_log2(c->size) * tcoll__cost_messages(c, 1, (double)call->bytes);
+  return tcoll__cost_each_round(c, tcoll__ceil_log2(c->size), 1, (double)call->bytes);
 }
 
 static tcoll_status tree_run(tcoll_comm *c, const tcoll_call *call) {

@@ -19,8 +19,8 @@
 
 static double sag_cost(const tcoll_comm *c, const tcoll_call *call) {
   const double p = c->size, moved = (p - 1) / p * (double)call->bytes;
-  return tcoll__cost_messages(c, tcoll__ceil_log2(c->size), moved) +
-         tcoll__cost_messages(c, p - 1, moved);
+  /* binomial scatter (halves shrink with the distance), then a ring */
+  return tcoll__cost_doubling(c, tcoll__ceil_log2(c->size), 1, moved) + tcoll__cost_at(c, 1, p - 1, moved);
 }
 
 static tcoll_status sag_run(tcoll_comm *c, const tcoll_call *call) {

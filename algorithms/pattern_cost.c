@@ -1,25 +1,51 @@
-/* Cost helpers shared by every algorithm's cost(): the α-β-γ model. */
+/* Cost helpers shared by every algorithm's cost(): the α-β-γ model, each
+ * step charged at the farthest link level its messages cross (a step ends
+ * when its slowest message arrives). */
 #include <stdarg.h>
 #include <stdio.h>
 
 #include "patterns.h"
 
-const tcoll_link_model *tcoll__link(const tcoll_comm *c) {
-  return &c->model.level[c->num_nodes > 1 ? TCOLL_LEVEL_NETWORK : TCOLL_LEVEL_NODE];
-}
+const tcoll_link_model *tcoll__link(const tcoll_comm *c) { return &c->model.level[tcoll__span_level(c)]; }
 
 double tcoll__cost_messages(const tcoll_comm *c, double messages, double bytes) {
   const tcoll_link_model *l = tcoll__link(c);
   return messages * l->alpha + bytes * l->beta;
 }
 
-double tcoll__cost_reduce(const tcoll_comm *c, double bytes) { return bytes * tcoll__link(c)->gamma; }
+double tcoll__cost_at(const tcoll_comm *c, int distance, double messages, double bytes) {
+  const tcoll_link_model *l = &c->model.level[tcoll__level_at_distance(c, distance)];
+  return messages * l->alpha + bytes * l->beta;
+}
+
+static double cost_xor(const tcoll_comm *c, int distance, double messages, double bytes) {
+  const tcoll_link_model *l = &c->model.level[tcoll__level_at_xor(c, distance)];
+  return messages * l->alpha + bytes * l->beta;
+}
+
+double tcoll__cost_each_round(const tcoll_comm *c, int rounds, double messages, double bytes) {
+  double t = 0;
+  for (int k = 0; k < rounds; k++) t += cost_xor(c, 1 << k, messages, bytes);
+  return t;
+}
+
+double tcoll__cost_doubling(const tcoll_comm *c, int rounds, double messages, double total_bytes) {
+  double t = 0, share = 1.0 / (double)((1 << rounds) - 1);
+  for (int k = 0; k < rounds; k++) t += cost_xor(c, 1 << k, messages, total_bytes * (1 << k) * share);
+  return t;
+}
+
+/* The reduction runs inside one rank: its γ does not depend on where the
+ * operand came from, so it is the closest level's. */
+double tcoll__cost_reduce(const tcoll_comm *c, double bytes) {
+  return bytes * c->model.level[TCOLL_LEVEL_L3].gamma;
+}
 
 double tcoll__cost_fold(const tcoll_comm *c, const tcoll_call *call) {
   if (tcoll__pow2_floor(c->size) == c->size) return 0.0;
   double n = (double)call->bytes;
   /* one vector in, reduced, and one vector back out */
-  return 2 * tcoll__cost_messages(c, 1, n) + tcoll__cost_reduce(c, n);
+  return 2 * tcoll__cost_at(c, 1, 1, n) + tcoll__cost_reduce(c, n);
 }
 
 bool tcoll__decline(char *why, size_t whylen, const char *fmt, ...) {

@@ -135,12 +135,22 @@ tcoll_status tcoll__binomial_gather(tcoll_comm *c, const tcoll_call *call, const
 
 /* ---- cost helpers (pattern_cost.c) ---- */
 
-/* The link level a schedule's messages cross: the network as soon as the
- * communicator spans nodes (refined per step by the topology-aware model). */
+/* The farthest link level the communicator spans. */
 const tcoll_link_model *tcoll__link(const tcoll_comm *c);
-/* Seconds for `messages` messages carrying `bytes` in total, and for reducing
- * `bytes`. */
+/* Seconds for `messages` messages carrying `bytes` in total at the farthest
+ * level the communicator spans (for steps whose partners are not a fixed
+ * distance apart), and for reducing `bytes`. */
 double tcoll__cost_messages(const tcoll_comm *c, double messages, double bytes);
+/* The same for a step in which each rank r talks to r + distance: charged at
+ * the farthest level such a pair crosses (distance 1: a ring hop). */
+double tcoll__cost_at(const tcoll_comm *c, int distance, double messages, double bytes);
+/* Hypercube steps (r with r XOR 2^k): `rounds` steps at distances 1, 2, 4, ..., each of `messages` messages of
+ * `bytes` (recursive doubling, binomial trees). */
+double tcoll__cost_each_round(const tcoll_comm *c, int rounds, double messages, double bytes);
+/* Hypercube steps at distances 1, 2, 4, ... whose bytes double with the
+ * distance and total `total_bytes` (recursive halving read backwards,
+ * recursive-doubling allgather, binomial scatter). */
+double tcoll__cost_doubling(const tcoll_comm *c, int rounds, double messages, double total_bytes);
 double tcoll__cost_reduce(const tcoll_comm *c, double bytes);
 /* Fold-in plus fold-out of a non-power-of-two group (0 for powers of two). */
 double tcoll__cost_fold(const tcoll_comm *c, const tcoll_call *call);

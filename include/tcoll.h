@@ -17,7 +17,10 @@
  *    rank*recvcount elements; allgather when sendbuf == recvbuf +
  *    rank*sendcount elements.
  *  - root and every count must be the same on every rank (as in MPI), so
- *    every rank reaches the same verdict on its arguments.
+ *    every rank reaches the same verdict on its arguments. With
+ *    TCOLL_CHECK_ARGS=1 every collective first verifies that count, dtype,
+ *    op and root agree and fails with TCOLL_ERR_MISMATCH on every rank when
+ *    they do not (instead of a deadlock or silent corruption).
  */
 #ifndef TCOLL_H
 #define TCOLL_H
@@ -112,7 +115,8 @@ typedef struct tcoll_comm tcoll_comm; /* opaque */
  * caller's), sets MPI_ERRORS_RETURN on the duplicate, records the node split,
  * and reads the TCOLL_* environment (see `tcoll-info --env`).
  * Fails with TCOLL_ERR_INVALID_ARG if out is NULL, comm is MPI_COMM_NULL or a
- * TCOLL_*_ALGO variable names an unknown algorithm; TCOLL_ERR_MPI if MPI fails;
+ * TCOLL_*_ALGO variable names an unknown algorithm; TCOLL_ERR_TUNING_FILE if
+ * TCOLL_TUNING_FILE is set and unreadable or invalid; TCOLL_ERR_MPI if MPI fails;
  * TCOLL_ERR_NO_MEMORY. On failure *out is NULL. */
 TCOLL_API tcoll_status tcoll_comm_create(MPI_Comm comm, tcoll_comm **out);
 
@@ -202,12 +206,23 @@ TCOLL_API const char *tcoll_last_algorithm(const tcoll_comm *c, tcoll_coll coll)
 /* Writes into buf (NUL-terminated, truncated to buflen) a report of how a call
  * of `coll` with these arguments would be served on c: every candidate,
  * usable or why not, with its predicted time; then the choice and its source
- * (forced, or cost model). `count` is the call's count argument (recvcount,
+ * (forced, rule N of a tuning file, or cost model). `count` is the call's count argument (recvcount,
  * sendcount for reduce_scatter, allgather). `op` is ignored for collectives
  * without reduction; the root never changes the choice, so there is none.
  * Local, no communication. TCOLL_ERR_INVALID_ARG for bad arguments. */
 TCOLL_API tcoll_status tcoll_explain(tcoll_comm *c, tcoll_coll coll, size_t count,
                                      tcoll_dtype dtype, tcoll_op op, char *buf, size_t buflen);
+
+/* Collective: loads the tuning file at `path` (JSON, docs/tuning.md). Rank 0
+ * reads it and broadcasts it; every rank parses the same bytes. Its model
+ * parameters replace the current ones and its rules are consulted by
+ * selection between a forced algorithm and the cost model. A rule naming an
+ * unknown algorithm is disabled with one warning.
+ * Failure: TCOLL_ERR_INVALID_ARG (NULL c or path), TCOLL_ERR_TUNING_FILE (the
+ * file cannot be read or is invalid; the message names the path and the
+ * place: line and column, or a JSON path such as rules[2].bytes), on every
+ * rank; the communicator then keeps its previous table and model. */
+TCOLL_API tcoll_status tcoll_comm_load_tuning(tcoll_comm *c, const char *path);
 
 #ifdef __cplusplus
 }

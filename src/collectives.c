@@ -80,10 +80,46 @@ static void finish_avg(const tcoll_comm *c, const tcoll_call *call, void *result
     tcoll__kernel_divide(call->dtype, result, count, (double)c->size);
 }
 
-/* Select, run and record. */
+tcoll_status tcoll__check_args(tcoll_comm *c, const tcoll_call *call) {
+  /* The signature and its complement reduced with MAX in one allreduce:
+   * max(~x) = ~min(x), so a field agrees iff its max equals its min. Fields
+   * that do not apply to the collective are 0 everywhere. */
+  enum { COLL, COUNT, DTYPE, OP, ROOT, FIELDS };
+  static const char *const names[FIELDS] = {"collective", "count", "dtype", "op", "root"};
+  const bool rooted = call->coll == TCOLL_BCAST || call->coll == TCOLL_REDUCE;
+  uint64_t sig[2 * FIELDS] = {
+      [COLL] = (uint64_t)call->coll,
+      [COUNT] = (uint64_t)call->count,
+      [DTYPE] = (uint64_t)call->dtype,
+      [OP] = tcoll__coll_reduces(call->coll) ? (uint64_t)call->op : 0,
+      [ROOT] = rooted ? (uint64_t)call->root : 0,
+  };
+  for (int i = 0; i < FIELDS; i++) sig[FIELDS + i] = ~sig[i];
+  int err = MPI_Allreduce(MPI_IN_PLACE, sig, 2 * FIELDS, MPI_UINT64_T, MPI_MAX, c->mpi);
+  if (err != MPI_SUCCESS) return tcoll__mpi_error(err, "MPI_Allreduce(TCOLL_CHECK_ARGS signature)");
+  for (int i = 0; i < FIELDS; i++)
+    if (sig[i] != ~sig[FIELDS + i])
+      return tcoll__error(TCOLL_ERR_MISMATCH,
+                          "%s: ranks passed different %s (from %llu to %llu; this rank: %llu) "
+                          "(checked because TCOLL_CHECK_ARGS=1)",
+                          tcoll__coll_name(call->coll), names[i], (unsigned long long)~sig[FIELDS + i],
+                          (unsigned long long)sig[i],
+                          (unsigned long long)(i == COUNT   ? call->count
+                                               : i == DTYPE ? (size_t)call->dtype
+                                               : i == OP    ? (size_t)call->op
+                                               : i == ROOT  ? (size_t)call->root
+                                                            : (size_t)call->coll));
+  return TCOLL_OK;
+}
+
+/* Check (when asked), select, run and record. */
 static tcoll_status run_collective(tcoll_comm *c, const tcoll_call *call) {
   const tcoll_algorithm *alg = NULL;
   tcoll_choice_source source;
+  if (c->check_args) {
+    tcoll_status s = tcoll__check_args(c, call);
+    if (s != TCOLL_OK) return s;
+  }
   tcoll_status status = tcoll__select(c, call, &alg, &source);
   if (status != TCOLL_OK) return status;
   /* Every rank agrees the call is empty: nothing to move. */

@@ -1,11 +1,14 @@
 /* Communicator life cycle: private duplicate, node split, environment,
  * forced algorithms, scratch memory. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "shm.h"
 #include "tcoll_internal.h"
+#include "tuning.h"
 
 #define MPI_TRY(call, what)                                   \
   do {                                                        \
@@ -103,6 +106,15 @@ static tcoll_status split_nodes(tcoll_comm *c) {
     if (r < c->rank) c->local_rank++;
     c->local_size++;
   }
+  /* The largest node, from the shared table (local_size differs between
+   * ranks when nodes are uneven, so selection may not use it). Reuses
+   * leader_of_rank as a per-node counter. */
+  memset(leader_of_rank, 0, sizeof(int) * (size_t)c->size);
+  c->max_local_size = 0;
+  for (int r = 0; r < c->size; r++) {
+    int n = ++leader_of_rank[c->node_of_rank[r]];
+    if (n > c->max_local_size) c->max_local_size = n;
+  }
 cleanup:
   if (node_comm != MPI_COMM_NULL) MPI_Comm_free(&node_comm);
   free(leader_of_rank);
@@ -145,6 +157,15 @@ tcoll_status tcoll_comm_create(MPI_Comm comm, tcoll_comm **out) {
     goto cleanup;
   if ((status = split_nodes(c)) != TCOLL_OK) goto cleanup;
   if ((status = tcoll__shm_setup(c)) != TCOLL_OK) goto cleanup;
+  if ((status = tcoll__topology_detect(c)) != TCOLL_OK) goto cleanup;
+  const char *check = tcoll__env_get(TCOLL_ENV_TCOLL_CHECK_ARGS);
+  if (strcmp(check, "0") != 0 && strcmp(check, "1") != 0) {
+    status = tcoll__error(TCOLL_ERR_INVALID_ARG, "TCOLL_CHECK_ARGS=\"%s\" is not 0 or 1", check);
+    goto cleanup;
+  }
+  c->check_args = check[0] == '1';
+  const char *tuning = tcoll__env_get(TCOLL_ENV_TCOLL_TUNING_FILE);
+  if (tuning[0] && (status = tcoll_comm_load_tuning(c, tuning)) != TCOLL_OK) goto cleanup;
   *out = c;
   return TCOLL_OK;
 cleanup:
@@ -161,6 +182,8 @@ tcoll_status tcoll_comm_destroy(tcoll_comm *c) {
     if (err != MPI_SUCCESS) status = tcoll__mpi_error(err, "MPI_Comm_free");
   }
   free(c->node_of_rank);
+  free(c->place);
+  tcoll__tuning_free(c->tuning);
   for (int i = 0; i < 2; i++) free(c->scratch[i]);
   free(c);
   return status;
@@ -225,4 +248,68 @@ tcoll_status tcoll_comm_set_algorithm(tcoll_comm *c, tcoll_coll coll, const char
 const char *tcoll_last_algorithm(const tcoll_comm *c, tcoll_coll coll) {
   if (!c || (unsigned)coll >= TCOLL_NUM_COLLS || !c->last[coll]) return NULL;
   return c->last[coll]->name;
+}
+
+/* Rank 0's view of the file: its length, or -errno when it cannot be read. */
+static char *read_file(const char *path, long long *len) {
+  FILE *f = fopen(path, "rb");
+  char *text = NULL;
+  *len = -EIO;
+  if (!f) {
+    *len = -(long long)errno;
+    return NULL;
+  }
+  /* Tuning files are small; a bound keeps a wrong path (a device, a huge
+   * log) from exhausting memory. */
+  const long long max = 16LL << 20;
+  text = malloc((size_t)max + 1);
+  if (text) {
+    size_t n = fread(text, 1, (size_t)max + 1, f);
+    if (ferror(f)) *len = -EIO;
+    else if (n > (size_t)max) *len = -EFBIG;
+    else *len = (long long)n;
+  } else {
+    *len = -ENOMEM;
+  }
+  fclose(f);
+  if (*len < 0) {
+    free(text);
+    return NULL;
+  }
+  return text;
+}
+
+tcoll_status tcoll_comm_load_tuning(tcoll_comm *c, const char *path) {
+  if (!c) return tcoll__error(TCOLL_ERR_INVALID_ARG, "tcoll_comm_load_tuning: comm is NULL");
+  if (!path) return tcoll__error(TCOLL_ERR_INVALID_ARG, "tcoll_comm_load_tuning: path is NULL");
+  long long len = 0;
+  char *text = c->rank == 0 ? read_file(path, &len) : NULL;
+  /* Rank 0's outcome goes to every rank, so all of them fail or load together. */
+  int err = MPI_Bcast(&len, 1, MPI_LONG_LONG, 0, c->mpi);
+  if (err != MPI_SUCCESS) {
+    free(text);
+    return tcoll__mpi_error(err, "MPI_Bcast(tuning file length)");
+  }
+  if (len < 0)
+    return tcoll__error(TCOLL_ERR_TUNING_FILE, "tuning file %s: cannot read it (on rank 0): %s", path,
+                        strerror((int)-len));
+  /* A rank that cannot allocate still enters the broadcast (with nothing
+   * to receive, which MPI reports as truncation there) rather than leave the
+   * others waiting. */
+  if (c->rank != 0) text = malloc((size_t)len + 1);
+  char dummy = 0;
+  err = MPI_Bcast(text ? text : &dummy, text ? (int)len : 0, MPI_CHAR, 0, c->mpi);
+  tcoll_status status = TCOLL_OK;
+  if (err != MPI_SUCCESS) status = tcoll__mpi_error(err, "MPI_Bcast(tuning file)");
+  else if (!text) status = tcoll__error(TCOLL_ERR_NO_MEMORY, "tuning file %s: %lld bytes", path, len);
+  tcoll_tuning *t = NULL;
+  if (status == TCOLL_OK) status = tcoll__tuning_parse(text, (size_t)len, path, c->rank == 0, &t);
+  free(text);
+  if (status != TCOLL_OK) return status; /* the previous table stays */
+  tcoll__tuning_free(c->tuning);
+  c->tuning = t;
+  c->model = t->has_model ? t->model : tcoll__default_cost_model;
+  tcoll__select_invalidate(c);
+  TCOLL_INFO("loaded tuning file %s: %zu rules%s", path, t->num_rules, t->has_model ? ", model parameters" : "");
+  return TCOLL_OK;
 }

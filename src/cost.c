@@ -1,23 +1,34 @@
 /*
- * Built-in cost model defaults (Hockney α-β plus γ per reduced byte).
+ * Built-in cost model defaults (Hockney α-β plus γ per reduced byte), per
+ * link level.
  *
- * Node level: fitted to tcoll-bench at 2 ranks on the reference machine (a
- * 2-core EPYC VM, Open MPI 4.1 shared memory, docs/benchmarks.md):
+ * l3 (two ranks sharing an L3: every pair on the reference machine, a 2-core
+ * EPYC VM with Open MPI 4.1 shared memory): fitted to tcoll-bench at 2 ranks
+ * (docs/benchmarks.md):
  *  - α = 0.4 µs: recursive doubling's 8 B allreduce (one message each way);
  *  - β, γ from the 16 MiB times of the ring (2α + nβ + nγ/2 = 6.8 ms) and
  *    of recursive doubling (α + nβ + nγ = 9.7 ms): γ = 3.5e-10 s/B (2.9 GB/s
  *    of reduction from DRAM), β = 2.3e-10 s/B (4.3 GB/s through Open MPI's
  *    transport, about a third of a raw copy: it copies twice and pays a
- *    rendezvous per large message).
- *   Mid-size messages run from cache and are faster than this line predicts;
- *   tuning files (tcoll-tune) replace these numbers with a machine's own.
- * Network level: a TCP link between hosts, 7 µs and 1.58 GB/s measured
- * across an unshaped veth (MACHINE-FACTS); real clusters differ.
+ *    rendezvous per large message). Mid-size messages run from cache and are
+ *    faster than this line predicts.
+ * numa, package, node: not measurable on that VM. Assumed: each step outwards
+ *    adds ~0.1-0.2 µs (a remote cache-line transfer per handshake) and loses
+ *    bandwidth, down to half the l3 rate across sockets.
+ * network: a TCP link between hosts, 7 µs and 1.58 GB/s measured across an
+ *    unshaped veth (MACHINE-FACTS); real clusters differ.
+ * γ is local work, so every level uses the same value. Tuning files
+ * (docs/tuning.md) replace any of these with a machine's own.
  */
 #include "tcoll_internal.h"
 
 const tcoll_cost_model tcoll__default_cost_model = {
     .level = {
-        [TCOLL_LEVEL_NODE] = {.alpha = 0.4e-6, .beta = 2.3e-10, .gamma = 3.5e-10},
+        /* l3: fitted to tcoll-bench (every pair on the reference VM shares its
+         * L3); the outer levels keep the assumed steps outwards from it */
+        [TCOLL_LEVEL_L3] = {.alpha = 0.4e-6, .beta = 2.3e-10, .gamma = 3.5e-10},
+        [TCOLL_LEVEL_NUMA] = {.alpha = 0.5e-6, .beta = 2.9e-10, .gamma = 3.5e-10},
+        [TCOLL_LEVEL_PACKAGE] = {.alpha = 0.6e-6, .beta = 3.3e-10, .gamma = 3.5e-10},
+        [TCOLL_LEVEL_NODE] = {.alpha = 0.8e-6, .beta = 4.6e-10, .gamma = 3.5e-10},
         [TCOLL_LEVEL_NETWORK] = {.alpha = 7e-6, .beta = 1.0 / 1.58e9, .gamma = 3.5e-10},
     }};

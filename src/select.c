@@ -1,7 +1,8 @@
 /*
  * Selection: forced algorithm (tcoll_comm_set_algorithm or TCOLL_<COLL>_ALGO)
- * if it accepts the call, otherwise the cheapest algorithm by the cost model
- * among those whose check() accepts. Everything used here (count, dtype, op,
+ * if it accepts the call, otherwise the first matching rule of the tuning
+ * table whose algorithm accepts it, otherwise the cheapest algorithm by the
+ * cost model among those whose check() accepts. Everything used here (count, dtype, op,
  * communicator shape, model) is identical on every rank, so every rank picks
  * the same algorithm without communicating.
  */
@@ -10,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tcoll_internal.h"
+#include "tuning.h"
 
 #define MAX_CANDIDATES 16
 
@@ -78,15 +79,31 @@ tcoll_status tcoll__select(tcoll_comm *c, const tcoll_call *call, const tcoll_al
                  tcoll__dtype_name(call->dtype), why);
     }
   }
-  *source = TCOLL_SOURCE_COST_MODEL;
-  /* Everything else the choice depends on (communicator shape, model,
-   * segment size) is fixed for the communicator's life. */
+  /* Everything else the choice depends on (communicator shape, segment
+   * size) is fixed for the communicator's life; the tuning table and the
+   * model change only through tcoll_comm_load_tuning, which invalidates. */
   tcoll_choice_cache *cached = &c->choice_cache[call->coll];
   if (cached->valid && cached->count == call->count && cached->dtype == call->dtype &&
       cached->op == call->op) {
     *out = cached->alg;
+    *source = cached->rule >= 0 ? TCOLL_SOURCE_RULE : TCOLL_SOURCE_COST_MODEL;
     return TCOLL_OK;
   }
+  int rule = tcoll__tuning_lookup(c->tuning, c, call);
+  if (rule >= 0) {
+    *out = c->tuning->rules[rule].alg;
+    *source = TCOLL_SOURCE_RULE;
+    *cached = (tcoll_choice_cache){.valid = true, .rule = rule, .count = call->count, .dtype = call->dtype,
+                                   .op = call->op, .alg = *out};
+    int bucket = size_bucket(call->bytes);
+    if (tcoll__log_threshold >= TCOLL_LOG_INFO && !(c->logged_buckets[call->coll] >> bucket & 1)) {
+      c->logged_buckets[call->coll] |= (uint64_t)1 << bucket;
+      TCOLL_INFO("%s of %zu bytes on %d ranks: %s (rule %d of %s)", tcoll__coll_name(call->coll), call->bytes,
+                 c->size, (*out)->name, rule, c->tuning->source);
+    }
+    return TCOLL_OK;
+  }
+  *source = TCOLL_SOURCE_COST_MODEL;
   candidate cand[MAX_CANDIDATES];
   size_t n = evaluate(c, call, cand);
   int best = cheapest(cand, n);
@@ -95,6 +112,7 @@ tcoll_status tcoll__select(tcoll_comm *c, const tcoll_call *call, const tcoll_al
                         tcoll__coll_name(call->coll), call->count, tcoll__dtype_name(call->dtype));
   *out = cand[best].alg;
   cached->valid = true;
+  cached->rule = -1;
   cached->count = call->count;
   cached->dtype = call->dtype;
   cached->op = call->op;
@@ -109,6 +127,12 @@ tcoll_status tcoll__select(tcoll_comm *c, const tcoll_call *call, const tcoll_al
                cand[best].seconds * 1e6);
   }
   return TCOLL_OK;
+}
+
+void tcoll__select_invalidate(tcoll_comm *c) {
+  for (int k = 0; k < TCOLL_NUM_COLLS; k++) c->choice_cache[k].valid = false;
+  /* the choice per size bucket may differ now: log it again */
+  memset(c->logged_buckets, 0, sizeof c->logged_buckets);
 }
 
 /* snprintf that appends and never overruns; returns the new used length. */
@@ -152,6 +176,24 @@ void tcoll__explain(const tcoll_comm *c, const tcoll_call *call, char *buf, size
       append(buf, buflen, u, "TCOLL_ERR_UNSUPPORTED\n");
       return;
     }
+  }
+  /* Rules that would have applied but cannot: say why they were passed over. */
+  for (size_t i = 0; c->tuning && i < c->tuning->num_rules; i++) {
+    const tcoll_rule *r = &c->tuning->rules[i];
+    char why[192] = "";
+    if (!tcoll__rule_matches(r, c, call)) continue;
+    if (!r->alg)
+      u = append(buf, buflen, u, "rule %zu (%s) matches but is disabled: unknown algorithm\n", i, r->algorithm);
+    else if (!r->alg->check(c, call, why, sizeof why))
+      u = append(buf, buflen, u, "rule %zu (%s) matches but declines: %s\n", i, r->algorithm, why);
+    else
+      break; /* the first applicable rule: reported as the choice below */
+  }
+  int rule = tcoll__tuning_lookup(c->tuning, c, call);
+  if (rule >= 0) {
+    append(buf, buflen, u, "choice: %s (rule %d of %s)\n", c->tuning->rules[rule].alg->name, rule,
+           c->tuning->source);
+    return;
   }
   if (best < 0)
     append(buf, buflen, u, "choice: none (no algorithm accepts this call)\n");

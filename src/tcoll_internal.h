@@ -60,7 +60,12 @@ void tcoll__log(tcoll_log_level level, const char *file, int line, const char *f
     "chunk of the shared-memory algorithms: each rank keeps two in its segment (512 KiB "  \
     "measured best here against 256 KiB-4 MiB at 2 and 8 MiB; docs/benchmarks.md)")        \
   X(TCOLL_SCRATCH_KEEP_BYTES, "16777216",                                                   \
-    "scratch memory a communicator keeps between calls; larger needs are freed after use")
+    "scratch memory a communicator keeps between calls; larger needs are freed after use")   \
+  X(TCOLL_TUNING_FILE, "",                                                                  \
+    "tuning file (JSON, docs/tuning.md) loaded at comm create: model parameters and rules")  \
+  X(TCOLL_CHECK_ARGS, "0",                                                                  \
+    "1: verify before each collective that all ranks passed the same count, dtype, op and " \
+    "root (TCOLL_ERR_MISMATCH on every rank otherwise; one small allreduce per call)")
 
 typedef enum {
 #define TCOLL_X_ENV_ENUM(name, def, help) TCOLL_ENV_##name,
@@ -91,16 +96,28 @@ static inline bool tcoll__coll_reduces(tcoll_coll coll) {
 
 /* ---- cost model (cost.c) ---- */
 
-/* Hockney α-β plus γ per reduced byte. One link level for now (the level of
- * the slowest link the communicator spans); per-level parameters come with the
- * topology-aware selection. */
+/* Hockney α-β plus γ per reduced byte, per link level: a message between
+ * two ranks is charged at the closest level they share (topology.c). */
 typedef struct {
   double alpha; /* seconds per message */
   double beta;  /* seconds per byte moved */
   double gamma; /* seconds per byte reduced */
 } tcoll_link_model;
 
-typedef enum { TCOLL_LEVEL_NODE = 0, TCOLL_LEVEL_NETWORK = 1, TCOLL_NUM_LEVELS } tcoll_level;
+/* Ordered from closest to farthest: a step's level is the farthest any of
+ * its messages crosses. NODE = same node, different package (or a rank
+ * whose placement is unknown). */
+typedef enum {
+  TCOLL_LEVEL_L3 = 0,
+  TCOLL_LEVEL_NUMA,
+  TCOLL_LEVEL_PACKAGE,
+  TCOLL_LEVEL_NODE,
+  TCOLL_LEVEL_NETWORK,
+  TCOLL_NUM_LEVELS
+} tcoll_level;
+
+/* "l3", "numa", "package", "node", "network" (also the tuning file keys). */
+const char *tcoll__level_name(tcoll_level level);
 
 typedef struct {
   tcoll_link_model level[TCOLL_NUM_LEVELS];
@@ -108,13 +125,26 @@ typedef struct {
 
 extern const tcoll_cost_model tcoll__default_cost_model;
 
+/* ---- topology (topology.c) ---- */
+
+/* Where a rank sits inside its node: logical indices of the package, NUMA
+ * node and L3 cache that contain its whole CPU binding; -1 when unknown (an
+ * unbound rank on a machine with several of them, or a binding that spans
+ * several). Indices compare only between ranks of the same node. */
+typedef struct {
+  int package, numa, l3;
+  int bound; /* 1: bound to a proper subset of the node's CPUs */
+} tcoll_place;
+
 /* ---- the communicator ---- */
 
 struct tcoll_algorithm;
 typedef struct tcoll_shm tcoll_shm; /* shm.h */
+typedef struct tcoll_tuning tcoll_tuning; /* tuning.h */
 
 typedef struct {
   bool valid;
+  int rule; /* index of the tuning rule that chose alg, -1: the cost model */
   size_t count;
   tcoll_dtype dtype;
   tcoll_op op;
@@ -150,6 +180,13 @@ struct tcoll_comm {
   tcoll_shm *shm;
   char shm_unavailable[128];
   size_t shm_chunk_bytes;
+  /* topology (topology.c): [size], identical on every rank; NULL when not
+   * detected (then every pair on a node is charged at TCOLL_LEVEL_NODE) */
+  tcoll_place *place;
+  int unbound_ranks; /* ranks bound to no proper subset of their node's CPUs */
+  int max_local_size; /* ranks on the largest node: the rules' ranks_per_node */
+  tcoll_tuning *tuning; /* loaded tuning table, NULL if none */
+  bool check_args;      /* TCOLL_CHECK_ARGS */
 };
 
 /* Scratch slots. A schedule's receive buffer (TMP) must not alias the
@@ -164,6 +201,22 @@ tcoll_status tcoll__scratch(tcoll_comm *c, size_t bytes, void **out);
 tcoll_status tcoll__scratch_acc(tcoll_comm *c, size_t bytes, void **out);
 /* Called after each collective: frees scratch beyond scratch_keep_bytes. */
 void tcoll__scratch_trim(tcoll_comm *c);
+
+/* Detects each rank's place with hwloc and gathers them (collective). Never
+ * fails the communicator for an unknown placement: that rank is charged at
+ * the node level and counted in unbound_ranks. */
+tcoll_status tcoll__topology_detect(tcoll_comm *c);
+/* The level a message from rank a to rank b crosses. */
+tcoll_level tcoll__level_between(const tcoll_comm *c, int a, int b);
+/* The farthest level crossed by a step in which every rank r talks to
+ * r + distance (mod p): rings (1), recursive doubling and trees (2^k). */
+tcoll_level tcoll__level_at_distance(const tcoll_comm *c, int distance);
+/* The same for a hypercube step: r talks to r XOR distance (recursive
+ * doubling and halving, binomial trees rooted at 0; folded groups and other
+ * roots are approximated by it). */
+tcoll_level tcoll__level_at_xor(const tcoll_comm *c, int distance);
+/* The farthest level any two ranks of the communicator are apart. */
+tcoll_level tcoll__span_level(const tcoll_comm *c);
 
 /* ---- one call, as the algorithms see it ---- */
 
@@ -234,12 +287,18 @@ void tcoll__algorithm_names(tcoll_coll coll, char *buf, size_t buflen);
 
 /* ---- selection (select.c) ---- */
 
-typedef enum { TCOLL_SOURCE_FORCED, TCOLL_SOURCE_COST_MODEL } tcoll_choice_source;
+typedef enum { TCOLL_SOURCE_FORCED, TCOLL_SOURCE_COST_MODEL, TCOLL_SOURCE_RULE } tcoll_choice_source;
 
 /* Picks the algorithm for call: the forced one if it accepts (or fails /
  * falls back per TCOLL_FALLBACK), else the cheapest accepting one. */
 tcoll_status tcoll__select(tcoll_comm *c, const tcoll_call *call, const tcoll_algorithm **out,
                            tcoll_choice_source *source);
+/* Forgets the cached automatic choices: after the tuning table or the model
+ * changed. */
+void tcoll__select_invalidate(tcoll_comm *c);
+/* Collective: TCOLL_ERR_MISMATCH on every rank when the ranks' count, dtype,
+ * op (reducing collectives) or root (rooted ones) differ. */
+tcoll_status tcoll__check_args(tcoll_comm *c, const tcoll_call *call);
 /* The report behind tcoll_explain(). */
 void tcoll__explain(const tcoll_comm *c, const tcoll_call *call, char *buf, size_t buflen);
 
