@@ -293,19 +293,34 @@ tcoll_status tcoll_comm_load_tuning(tcoll_comm *c, const char *path) {
   if (len < 0)
     return tcoll__error(TCOLL_ERR_TUNING_FILE, "tuning file %s: cannot read it (on rank 0): %s", path,
                         strerror((int)-len));
-  /* A rank that cannot allocate still enters the broadcast (with nothing
-   * to receive, which MPI reports as truncation there) rather than leave the
-   * others waiting. */
+  /* In pieces, so that a rank that cannot allocate still receives the same
+   * messages (into a bounce buffer) rather than leave the others waiting or
+   * break the broadcast's matching. */
   if (c->rank != 0) text = malloc((size_t)len + 1);
-  char dummy = 0;
-  err = MPI_Bcast(text ? text : &dummy, text ? (int)len : 0, MPI_CHAR, 0, c->mpi);
+  static _Thread_local char bounce[65536];
   tcoll_status status = TCOLL_OK;
-  if (err != MPI_SUCCESS) status = tcoll__mpi_error(err, "MPI_Bcast(tuning file)");
-  else if (!text) status = tcoll__error(TCOLL_ERR_NO_MEMORY, "tuning file %s: %lld bytes", path, len);
+  for (long long off = 0; off < len && status == TCOLL_OK; off += (long long)sizeof bounce) {
+    int n = (int)(len - off < (long long)sizeof bounce ? len - off : (long long)sizeof bounce);
+    err = MPI_Bcast(text ? text + off : bounce, n, MPI_CHAR, 0, c->mpi);
+    if (err != MPI_SUCCESS) status = tcoll__mpi_error(err, "MPI_Bcast(tuning file)");
+  }
+  if (status == TCOLL_OK && !text)
+    status = tcoll__error(TCOLL_ERR_NO_MEMORY, "tuning file %s: %lld bytes", path, len);
   tcoll_tuning *t = NULL;
   if (status == TCOLL_OK) status = tcoll__tuning_parse(text, (size_t)len, path, c->rank == 0, &t);
   free(text);
-  if (status != TCOLL_OK) return status; /* the previous table stays */
+  /* Install only if every rank parsed it: ranks with different tables would
+   * choose different algorithms for the same call. */
+  int ok = status == TCOLL_OK, all_ok = 0;
+  err = MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, c->mpi);
+  if (status == TCOLL_OK && err != MPI_SUCCESS) status = tcoll__mpi_error(err, "MPI_Allreduce(tuning file)");
+  if (status == TCOLL_OK && !all_ok)
+    status = tcoll__error(TCOLL_ERR_TUNING_FILE,
+                          "tuning file %s: not loaded, another rank could not receive or parse it", path);
+  if (status != TCOLL_OK) {
+    tcoll__tuning_free(t);
+    return status; /* the previous table stays, on every rank */
+  }
   tcoll__tuning_free(c->tuning);
   c->tuning = t;
   c->model = t->has_model ? t->model : tcoll__default_cost_model;

@@ -35,43 +35,51 @@ static void unavailable(tcoll_comm *c, const char *why) {
   snprintf(c->shm_unavailable, sizeof c->shm_unavailable, "%s", why);
 }
 
+/* Every set-up step ends here: the ranks agree on whether all of them
+ * succeeded, so that none goes on to a collective (or frees one) alone. An
+ * MPI failure of the agreement itself counts as failure. */
+static int all_agree(tcoll_comm *c, int ok) {
+  int all = 0;
+  if (MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, c->mpi) != MPI_SUCCESS) return 0;
+  return all;
+}
+
 tcoll_status tcoll__shm_setup(tcoll_comm *c) {
-  tcoll_shm *s = NULL;
-  tcoll_status status = TCOLL_OK;
   if (c->num_nodes > 1) {
     snprintf(c->shm_unavailable, sizeof c->shm_unavailable, "ranks span %d nodes", c->num_nodes);
     return TCOLL_OK;
   }
   if (c->size == 1) return TCOLL_OK; /* nothing to share; the algorithm copies */
-  s = calloc(1, sizeof *s);
-  if (s) {
-    s->control = calloc((size_t)c->size, sizeof *s->control);
-    s->slots = calloc((size_t)c->size, sizeof *s->slots);
-  }
-  int ok = s && s->control && s->slots;
+  tcoll_shm *s = calloc(1, sizeof *s);
   if (s) {
     s->node_comm = MPI_COMM_NULL;
     s->win = MPI_WIN_NULL;
     s->size = c->size;
     s->rank = c->rank;
     s->chunk_bytes = c->shm_chunk_bytes;
+    s->control = calloc((size_t)c->size, sizeof *s->control);
+    s->slots = calloc((size_t)c->size, sizeof *s->slots);
   }
-  /* Every rank must agree before any collective step can fail on one. */
-  int all_ok = 0;
-  int err = MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, c->mpi);
-  if (err != MPI_SUCCESS) {
-    status = tcoll__mpi_error(err, "MPI_Allreduce(shared segment)");
-    goto fail;
-  }
-  if (!all_ok) {
+  c->shm = s; /* so that tcoll__shm_free can undo a partial set-up */
+  if (!all_agree(c, s && s->control && s->slots)) {
     unavailable(c, "out of memory for the segment tables");
     goto fail;
   }
-  /* One node (checked above), so the shared split is the whole communicator;
-   * ordering by rank keeps node ranks equal to communicator ranks. */
-  err = MPI_Comm_split_type(c->mpi, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &s->node_comm);
-  if (err != MPI_SUCCESS) {
-    status = tcoll__mpi_error(err, "MPI_Comm_split_type(shared segment)");
+  /* The chunk size shapes every call's schedule: ranks must agree on it. */
+  unsigned long long chunk[2] = {c->shm_chunk_bytes, ~(unsigned long long)c->shm_chunk_bytes};
+  if (MPI_Allreduce(MPI_IN_PLACE, chunk, 2, MPI_UNSIGNED_LONG_LONG, MPI_MAX, c->mpi) != MPI_SUCCESS ||
+      chunk[0] != ~chunk[1]) {
+    unavailable(c, "TCOLL_SHM_CHUNK_BYTES differs between ranks");
+    goto fail;
+  }
+  /* num_nodes == 1 may be emulated (TCOLL_RANKS_PER_NODE >= size) on a job
+   * that really spans hosts: only a shared split covering every rank proves
+   * one node. Ordering by rank keeps node ranks equal to communicator ranks. */
+  int err = MPI_Comm_split_type(c->mpi, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &s->node_comm);
+  int node_size = 0;
+  if (err == MPI_SUCCESS) MPI_Comm_size(s->node_comm, &node_size);
+  if (!all_agree(c, err == MPI_SUCCESS && node_size == c->size)) {
+    unavailable(c, "the ranks do not all share one node");
     goto fail;
   }
   MPI_Info info;
@@ -82,40 +90,37 @@ tcoll_status tcoll__shm_setup(tcoll_comm *c) {
   const size_t bytes = control_bytes() + 2 * s->chunk_bytes;
   err = MPI_Win_allocate_shared((MPI_Aint)bytes, 1, info, s->node_comm, &base, &s->win);
   MPI_Info_free(&info);
-  ok = err == MPI_SUCCESS;
-  MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, c->mpi);
-  if (!ok) {
-    if (err == MPI_SUCCESS) MPI_Win_free(&s->win);
-    s->win = MPI_WIN_NULL;
+  if (err != MPI_SUCCESS) s->win = MPI_WIN_NULL;
+  /* Allocation is collective: it fails everywhere or nowhere in practice; if
+   * it failed on some ranks only, the others still free their window below,
+   * which is the best a partial collective failure allows. */
+  if (!all_agree(c, err == MPI_SUCCESS)) {
     unavailable(c, "MPI_Win_allocate_shared failed");
     goto fail;
   }
   MPI_Win_set_errhandler(s->win, MPI_ERRORS_RETURN);
   memset(base, 0, control_bytes()); /* counters start at 0 */
-  for (int q = 0; q < s->size; q++) {
+  int ok = 1;
+  for (int q = 0; q < s->size && ok; q++) {
     MPI_Aint qsize;
     int disp;
     void *qbase;
-    err = MPI_Win_shared_query(s->win, q, &qsize, &disp, &qbase);
-    if (err != MPI_SUCCESS) {
-      status = tcoll__mpi_error(err, "MPI_Win_shared_query");
-      goto fail;
+    ok = MPI_Win_shared_query(s->win, q, &qsize, &disp, &qbase) == MPI_SUCCESS;
+    if (ok) {
+      s->control[q] = qbase;
+      s->slots[q] = (unsigned char *)qbase + control_bytes();
     }
-    s->control[q] = qbase;
-    s->slots[q] = (unsigned char *)qbase + control_bytes();
   }
-  /* nobody reads a counter before every owner has zeroed it */
-  err = MPI_Barrier(c->mpi);
-  if (err != MPI_SUCCESS) {
-    status = tcoll__mpi_error(err, "MPI_Barrier(shared segment)");
+  /* also the barrier after which every owner has zeroed its counters */
+  if (!all_agree(c, ok)) {
+    unavailable(c, "MPI_Win_shared_query failed");
     goto fail;
   }
-  c->shm = s;
   return TCOLL_OK;
 fail:
-  c->shm = s;
+  /* Not an error: the communicator works without shm; check() says why. */
   tcoll__shm_free(c);
-  return status;
+  return TCOLL_OK;
 }
 
 void tcoll__shm_free(tcoll_comm *c) {

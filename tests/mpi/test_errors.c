@@ -232,6 +232,26 @@ START_TEST(test_environment) {
 }
 END_TEST
 
+/* Ranks that disagree on the shm chunk size would run different schedules:
+ * the segment is not set up, shm declines with the reason, the communicator
+ * works with the other algorithms. */
+START_TEST(test_shm_chunk_disagreement) {
+  if (P < 2) return;
+  if (R == 0) setenv("TCOLL_SHM_CHUNK_BYTES", "4096", 1);
+  tcoll_comm *c = NULL;
+  tcoll_status st = create_with_env("TCOLL_FALLBACK", "error", &c);
+  unsetenv("TCOLL_SHM_CHUNK_BYTES");
+  ck_assert_int_eq(st, TCOLL_OK);
+  ck_assert_int_eq(tcoll_comm_set_algorithm(c, TCOLL_ALLREDUCE, "shm"), TCOLL_OK);
+  int32_t x = 1, y = 0;
+  EXPECT_ERROR(tcoll_allreduce(c, &x, &y, 1, TCOLL_INT32, TCOLL_SUM), TCOLL_ERR_UNSUPPORTED,
+               "TCOLL_SHM_CHUNK_BYTES differs between ranks");
+  ck_assert_int_eq(tcoll_comm_set_algorithm(c, TCOLL_ALLREDUCE, NULL), TCOLL_OK);
+  assert_comm_works(c);
+  ck_assert_int_eq(tcoll_comm_destroy(c), TCOLL_OK);
+}
+END_TEST
+
 START_TEST(test_comm_lifecycle) {
   tcoll_comm *c = (tcoll_comm *)&c;
   EXPECT_ERROR(tcoll_comm_create(MPI_COMM_NULL, &c), TCOLL_ERR_INVALID_ARG, "MPI_COMM_NULL");
@@ -340,6 +360,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tc, test_forcing);
   tcase_add_test(tc, test_environment);
   tcase_add_test(tc, test_comm_lifecycle);
+  tcase_add_test(tc, test_shm_chunk_disagreement);
   tcase_add_test(tc, test_explain);
   tcase_add_test(tc, test_status_strings);
   suite_add_tcase(s, tc);
