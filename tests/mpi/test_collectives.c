@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "reference.h"
+#include "check_mpi.h"
 #include "tcoll.h"
 
 static int P, R;
@@ -501,15 +502,10 @@ int main(int argc, char **argv) {
   tcase_add_loop_test(tc, test_matrix, 0, njobs);
   tcase_add_test(tc, test_declines);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_set_fork_status(sr, CK_NOFORK); /* forking under MPI is unsafe */
-  srunner_run_all(sr, R == 0 ? CK_NORMAL : CK_SILENT);
-  int failed = srunner_ntests_failed(sr), any_failed = 0;
-  srunner_free(sr);
-  MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  int status = check_mpi_run(s);
   tcoll_comm_destroy(comm_fail);
   tcoll_comm_destroy(comm_small_seg);
   tcoll_comm_destroy(comm);
   MPI_Finalize();
-  return any_failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return status;
 }

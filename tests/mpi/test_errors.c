@@ -11,29 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_mpi.h"
 #include "tcoll.h"
 
 static int P, R;
 static tcoll_comm *comm;
-
-/* Status and message must both be right. */
-#define EXPECT_ERROR(call, status, needle)                                                    \
-  do {                                                                                        \
-    tcoll_status st_ = (call);                                                                \
-    ck_assert_msg(st_ == (status), "%s returned %s (%s), expected %s", #call,                 \
-                  tcoll_status_string(st_), tcoll_last_error(), tcoll_status_string(status)); \
-    ck_assert_msg(strstr(tcoll_last_error(), needle) != NULL,                                 \
-                  "message \"%s\" does not mention \"%s\"", tcoll_last_error(), needle);      \
-  } while (0)
-
-/* The communicator still performs a correct allreduce. */
-static void assert_comm_works(tcoll_comm *c) {
-  int32_t in[3] = {R, 1, -R}, out[3] = {0, 0, 0};
-  ck_assert_int_eq(tcoll_allreduce(c, in, out, 3, TCOLL_INT32, TCOLL_SUM), TCOLL_OK);
-  ck_assert_int_eq(out[0], P * (P - 1) / 2);
-  ck_assert_int_eq(out[1], P);
-  ck_assert_int_eq(out[2], -P * (P - 1) / 2);
-}
 
 START_TEST(test_bad_arguments) {
   float a[8] = {0}, b[8] = {0};
@@ -364,13 +346,8 @@ int main(int argc, char **argv) {
   tcase_add_test(tc, test_explain);
   tcase_add_test(tc, test_status_strings);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_set_fork_status(sr, CK_NOFORK);
-  srunner_run_all(sr, R == 0 ? CK_NORMAL : CK_SILENT);
-  int failed = srunner_ntests_failed(sr), any_failed = 0;
-  srunner_free(sr);
-  MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  int status = check_mpi_run(s);
   tcoll_comm_destroy(comm);
   MPI_Finalize();
-  return any_failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return status;
 }

@@ -13,25 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_mpi.h"
 #include "tcoll.h"
 
 static int P, R;
-
-#define EXPECT_ERROR(call, status, needle)                                                    \
-  do {                                                                                        \
-    tcoll_status st_ = (call);                                                                \
-    ck_assert_msg(st_ == (status), "%s returned %s (%s), expected %s", #call,                 \
-                  tcoll_status_string(st_), tcoll_last_error(), tcoll_status_string(status)); \
-    ck_assert_msg(strstr(tcoll_last_error(), needle) != NULL,                                 \
-                  "message \"%s\" does not mention \"%s\"", tcoll_last_error(), needle);      \
-  } while (0)
-
-static void assert_comm_works(tcoll_comm *c) {
-  int32_t in[3] = {R, 1, -R}, out[3] = {0, 0, 0};
-  ck_assert_int_eq(tcoll_allreduce(c, in, out, 3, TCOLL_INT32, TCOLL_SUM), TCOLL_OK);
-  ck_assert_int_eq(out[0], P * (P - 1) / 2);
-  ck_assert_int_eq(out[1], P);
-}
 
 static tcoll_comm *create(void) {
   tcoll_comm *c = NULL;
@@ -183,12 +168,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tc, test_uneven_nodes);
   tcase_add_test(tc, test_foreign_topology);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_set_fork_status(sr, CK_NOFORK);
-  srunner_run_all(sr, R == 0 ? CK_NORMAL : CK_SILENT);
-  int failed = srunner_ntests_failed(sr), any_failed = 0;
-  srunner_free(sr);
-  MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  int status = check_mpi_run(s);
   MPI_Finalize();
-  return any_failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return status;
 }

@@ -5,6 +5,8 @@
  * communicator (no MPI call is made on these paths).
  */
 #include <check.h>
+
+#include "check_run.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -380,9 +382,5 @@ int main(void) {
   tcase_add_test(tc, test_parse_bytes);
   tcase_add_test(tc, test_explain_text);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return check_run(s);
 }

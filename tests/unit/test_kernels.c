@@ -7,6 +7,8 @@
  * representable value in double arithmetic.
  */
 #include <check.h>
+
+#include "check_run.h"
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -1110,9 +1112,5 @@ static Suite *kernels_suite(void)
 
 int main(void)
 {
-  SRunner *sr = srunner_create(kernels_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return check_run(kernels_suite());
 }

@@ -6,6 +6,8 @@
  * the levels its steps cross.
  */
 #include <check.h>
+
+#include "check_run.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,9 +223,5 @@ int main(void) {
   tcase_add_test(tc, test_synthetic);
   tcase_add_test(tc, test_costs_per_level);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return check_run(s);
 }

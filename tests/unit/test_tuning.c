@@ -5,6 +5,8 @@
  * rule whose algorithm declines falls through, the cache is invalidated).
  */
 #include <check.h>
+
+#include "check_run.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,9 +238,5 @@ int main(void) {
   tcase_add_test(tc, test_selection_with_rules);
   tcase_add_test(tc, test_model_properties);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return check_run(s);
 }
