@@ -13,7 +13,7 @@
 
 static double tree_cost(const tcoll_comm *c, const tcoll_call *call) {
   const double n = (double)call->bytes, rounds = tcoll__ceil_log2(c->size);
-  return 2 * tcoll__cost_each_round(c, (int)rounds, 1, n) + rounds * tcoll__cost_reduce(c, n);
+  return 2 * tcoll__cost_each_round(c, (int)rounds, 1, n) + rounds * tcoll__cost_reduce(c, call, n);
 }
 
 static tcoll_status tree_run(tcoll_comm *c, const tcoll_call *call) {

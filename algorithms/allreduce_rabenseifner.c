@@ -19,7 +19,7 @@ static double rab_cost(const tcoll_comm *c, const tcoll_call *call) {
   const double p2 = tcoll__pow2_floor(c->size), rounds = tcoll__ceil_log2((int)p2);
   const double moved = (p2 - 1) / p2 * n;
   /* halving then doubling: both pair the largest messages with the farthest partners */
-  return 2 * tcoll__cost_doubling(c, (int)rounds, 1, moved) + tcoll__cost_reduce(c, moved) +
+  return 2 * tcoll__cost_doubling(c, (int)rounds, 1, moved) + tcoll__cost_reduce(c, call, moved) +
          tcoll__cost_fold(c, call);
 }
 

@@ -17,7 +17,7 @@
 static double rd_cost(const tcoll_comm *c, const tcoll_call *call) {
   const double n = (double)call->bytes;
   const double rounds = tcoll__ceil_log2(tcoll__pow2_floor(c->size));
-  return tcoll__cost_each_round(c, (int)rounds, 1, n) + rounds * tcoll__cost_reduce(c, n) +
+  return tcoll__cost_each_round(c, (int)rounds, 1, n) + rounds * tcoll__cost_reduce(c, call, n) +
          tcoll__cost_fold(c, call);
 }
 

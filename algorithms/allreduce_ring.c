@@ -22,7 +22,7 @@ static double ring_cost(const tcoll_comm *c, const tcoll_call *call) {
   const double block = n / p;
   const double segments = fmax(1.0, ceil(block / (double)c->segment_bytes));
   /* every step is a ring hop: charged at the farthest hop's level */
-  return tcoll__cost_at(c, 1, (p - 1) * segments, (p - 1) * block) + tcoll__cost_reduce(c, (p - 1) * block) +
+  return tcoll__cost_at(c, 1, (p - 1) * segments, (p - 1) * block) + tcoll__cost_reduce(c, call, (p - 1) * block) +
          tcoll__cost_at(c, 1, p - 1, (p - 1) * block);
 }
 

@@ -26,8 +26,11 @@
  *   large: 3 g a + (2n + n + 2n/p + 2n(p-1)/p) b
  * where the b term counts the bytes each rank reads and writes: small, copy
  * in and read all p slots; large, copy in, read the p parts of its slice,
- * write the slice twice, copy the rest out. The reduction is memory-bound,
- * so its arithmetic hides under that traffic and has no γ term.
+ * write the slice twice, copy the rest out. For integers and float32/64 the
+ * reduction is memory-bound, so its arithmetic hides under that traffic;
+ * what does not hide is the widening and rounding of 16-bit floats, charged
+ * as their class's γ beyond the float class's, per element-pair reduced
+ * (n (p-1)/p bytes large, n (p-1) small).
  * Needs: every rank on one node (a shared segment); check() declines
  * otherwise, with the reason recorded when the segment was set up.
  */
@@ -47,17 +50,27 @@ static const double shm_traffic_seconds_per_byte = 1.0 / 20e9;
 
 static bool shm_check(const tcoll_comm *c, const tcoll_call *call, char *why, size_t whylen) {
   (void)call;
+  if (c->num_nodes > 1) return tcoll__decline(why, whylen, "ranks span %d nodes", c->num_nodes);
   if (c->size == 1 || c->shm) return true;
   return tcoll__decline(why, whylen, "no shared segment: %s", c->shm_unavailable);
 }
 
+/* Seconds per reduced byte that the memory traffic does not hide (see the
+ * header): 0 for the classes whose arithmetic is at least as fast as
+ * float's. */
+static double conversion_seconds_per_byte(const tcoll_comm *c, const tcoll_call *call) {
+  const double extra = c->model.gamma[tcoll__gamma_class(call->dtype)] - c->model.gamma[TCOLL_GAMMA_FLOAT];
+  return extra > 0 ? extra : 0;
+}
+
 static double shm_cost(const tcoll_comm *c, const tcoll_call *call) {
   const double p = c->size, n = (double)call->bytes;
+  const double convert = conversion_seconds_per_byte(c, call);
   if (call->bytes <= SMALL_MESSAGE_BYTES)
-    return 2 * shm_wait_seconds + (2 * n + p * n) * shm_traffic_seconds_per_byte;
+    return 2 * shm_wait_seconds + (2 * n + p * n) * shm_traffic_seconds_per_byte + (p - 1) * n * convert;
   const double chunks = ceil(n / (double)c->shm_chunk_bytes);
   const double traffic = 2 * n + n + 2 * n / p + 2 * n * (p - 1) / p;
-  return 3 * chunks * shm_wait_seconds + traffic * shm_traffic_seconds_per_byte;
+  return 3 * chunks * shm_wait_seconds + traffic * shm_traffic_seconds_per_byte + (p - 1) / p * n * convert;
 }
 
 /* Waits until slot (chunk % 2) is free on every rank, then publishes this

@@ -35,17 +35,17 @@ double tcoll__cost_doubling(const tcoll_comm *c, int rounds, double messages, do
   return t;
 }
 
-/* The reduction runs inside one rank: its γ does not depend on where the
- * operand came from, so it is the closest level's. */
-double tcoll__cost_reduce(const tcoll_comm *c, double bytes) {
-  return bytes * c->model.level[TCOLL_LEVEL_L3].gamma;
+/* The reduction runs inside one rank: its γ depends on the dtype's class,
+ * not on where the operand came from. */
+double tcoll__cost_reduce(const tcoll_comm *c, const tcoll_call *call, double bytes) {
+  return bytes * c->model.gamma[tcoll__gamma_class(call->dtype)];
 }
 
 double tcoll__cost_fold(const tcoll_comm *c, const tcoll_call *call) {
   if (tcoll__pow2_floor(c->size) == c->size) return 0.0;
   double n = (double)call->bytes;
   /* one vector in, reduced, and one vector back out */
-  return 2 * tcoll__cost_at(c, 1, 1, n) + tcoll__cost_reduce(c, n);
+  return 2 * tcoll__cost_at(c, 1, 1, n) + tcoll__cost_reduce(c, call, n);
 }
 
 bool tcoll__decline(char *why, size_t whylen, const char *fmt, ...) {

@@ -151,7 +151,8 @@ double tcoll__cost_each_round(const tcoll_comm *c, int rounds, double messages, 
  * distance and total `total_bytes` (recursive halving read backwards,
  * recursive-doubling allgather, binomial scatter). */
 double tcoll__cost_doubling(const tcoll_comm *c, int rounds, double messages, double total_bytes);
-double tcoll__cost_reduce(const tcoll_comm *c, double bytes);
+/* Reducing `bytes` of the call's dtype (γ of its class). */
+double tcoll__cost_reduce(const tcoll_comm *c, const tcoll_call *call, double bytes);
 /* Fold-in plus fold-out of a non-power-of-two group (0 for powers of two). */
 double tcoll__cost_fold(const tcoll_comm *c, const tcoll_call *call);
 /* check() of algorithms that have no restriction. */

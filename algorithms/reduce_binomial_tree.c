@@ -16,7 +16,7 @@
 static double tree_cost(const tcoll_comm *c, const tcoll_call *call) {
   const double n = (double)call->bytes;
   const int rounds = tcoll__ceil_log2(c->size);
-  return tcoll__cost_each_round(c, rounds, 1, n) + rounds * tcoll__cost_reduce(c, n);
+  return tcoll__cost_each_round(c, rounds, 1, n) + rounds * tcoll__cost_reduce(c, call, n);
 }
 
 static tcoll_status tree_run(tcoll_comm *c, const tcoll_call *call) {

@@ -23,7 +23,7 @@
 static double rab_cost(const tcoll_comm *c, const tcoll_call *call) {
   const double p2 = tcoll__pow2_floor(c->size), rounds = tcoll__ceil_log2((int)p2);
   const double moved = (p2 - 1) / p2 * (double)call->bytes;
-  const double reduce_scatter = tcoll__cost_doubling(c, (int)rounds, 1, moved) + tcoll__cost_reduce(c, moved);
+  const double reduce_scatter = tcoll__cost_doubling(c, (int)rounds, 1, moved) + tcoll__cost_reduce(c, call, moved);
   const double gather = tcoll__cost_doubling(c, (int)rounds, 1, moved);
   return reduce_scatter + gather + tcoll__cost_fold(c, call);
 }

@@ -17,7 +17,7 @@
 
 static double pairwise_cost(const tcoll_comm *c, const tcoll_call *call) {
   const double p = c->size, n = (double)call->bytes;
-  double t = tcoll__cost_reduce(c, (p - 1) * n);
+  double t = tcoll__cost_reduce(c, call, (p - 1) * n);
   for (int k = 1; k < c->size; k++) t += tcoll__cost_at(c, k, 1, n); /* step k: to rank + k */
   return t;
 }

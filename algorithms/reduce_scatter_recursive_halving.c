@@ -25,8 +25,8 @@ static double halving_cost(const tcoll_comm *c, const tcoll_call *call) {
   const double moved = (p2 - 1) / p2 * big_n;
   double fold = 0;
   if (p2 != c->size)
-    fold = tcoll__cost_at(c, 1, 2, big_n + n) + tcoll__cost_reduce(c, big_n);
-  return tcoll__cost_doubling(c, (int)rounds, 1, moved) + tcoll__cost_reduce(c, moved) + fold;
+    fold = tcoll__cost_at(c, 1, 2, big_n + n) + tcoll__cost_reduce(c, call, big_n);
+  return tcoll__cost_doubling(c, (int)rounds, 1, moved) + tcoll__cost_reduce(c, call, moved) + fold;
 }
 
 static tcoll_status halving_run(tcoll_comm *c, const tcoll_call *call) {

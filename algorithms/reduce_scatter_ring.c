@@ -18,7 +18,7 @@
 static double ring_cost(const tcoll_comm *c, const tcoll_call *call) {
   const double p = c->size, n = (double)call->bytes;
   const double segments = fmax(1.0, ceil(n / (double)c->segment_bytes));
-  return tcoll__cost_at(c, 1, (p - 1) * segments, (p - 1) * n) + tcoll__cost_reduce(c, (p - 1) * n);
+  return tcoll__cost_at(c, 1, (p - 1) * segments, (p - 1) * n) + tcoll__cost_reduce(c, call, (p - 1) * n);
 }
 
 static tcoll_status ring_run(tcoll_comm *c, const tcoll_call *call) {

@@ -96,13 +96,34 @@ static inline bool tcoll__coll_reduces(tcoll_coll coll) {
 
 /* ---- cost model (cost.c) ---- */
 
-/* Hockney α-β plus γ per reduced byte, per link level: a message between
- * two ranks is charged at the closest level they share (topology.c). */
+/* Hockney α-β per link level: a message between two ranks is charged at the
+ * closest level they share (topology.c). */
 typedef struct {
   double alpha; /* seconds per message */
   double beta;  /* seconds per byte moved */
-  double gamma; /* seconds per byte reduced */
 } tcoll_link_model;
+
+/* γ, seconds per byte reduced, depends on what the kernel does per element,
+ * not on where the operand came from: one value per dtype class. Integers
+ * and float32/64 use the CPU's own arithmetic; the 16-bit floats are widened
+ * to float32 and rounded back, float16 with F16C where the CPU has it,
+ * bfloat16 with integer SIMD (kernels.c), so their bytes cost more.
+ * X(enum suffix, tuning file key) */
+#define TCOLL_GAMMA_CLASS_LIST(X) \
+  X(INTEGER, "integer")           \
+  X(FLOAT, "float")               \
+  X(FLOAT16, "float16")           \
+  X(BFLOAT16, "bfloat16")
+
+typedef enum {
+#define TCOLL_X_GAMMA_ENUM(suffix, key) TCOLL_GAMMA_##suffix,
+  TCOLL_GAMMA_CLASS_LIST(TCOLL_X_GAMMA_ENUM)
+#undef TCOLL_X_GAMMA_ENUM
+      TCOLL_NUM_GAMMA_CLASSES
+} tcoll_gamma_class;
+
+tcoll_gamma_class tcoll__gamma_class(tcoll_dtype dtype);
+const char *tcoll__gamma_class_name(tcoll_gamma_class k); /* the tuning file key */
 
 /* Ordered from closest to farthest: a step's level is the farthest any of
  * its messages crosses. NODE = same node, different package (or a rank
@@ -121,6 +142,7 @@ const char *tcoll__level_name(tcoll_level level);
 
 typedef struct {
   tcoll_link_model level[TCOLL_NUM_LEVELS];
+  double gamma[TCOLL_NUM_GAMMA_CLASSES]; /* seconds per byte reduced */
 } tcoll_cost_model;
 
 extern const tcoll_cost_model tcoll__default_cost_model;

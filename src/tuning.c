@@ -80,23 +80,51 @@ static bool range(parser *p, const cJSON *rule, const char *key, const char *rpa
   return true;
 }
 
+/* model.gamma: seconds per reduced byte per dtype class; classes not
+ * listed keep the defaults. */
+static bool parse_gamma(parser *p, const cJSON *g, tcoll_tuning *t) {
+  if (!cJSON_IsObject(g))
+    return fail(p, "model.gamma", "%s", "expected {\"integer\", \"float\", \"float16\", \"bfloat16\"} (seconds per byte reduced)");
+  const cJSON *v;
+  cJSON_ArrayForEach(v, g) {
+    char path[128];
+    snprintf(path, sizeof path, "model.gamma.%s", v->string);
+    int k = -1;
+    for (int i = 0; i < TCOLL_NUM_GAMMA_CLASSES; i++)
+      if (strcmp(v->string, tcoll__gamma_class_name((tcoll_gamma_class)i)) == 0) k = i;
+    if (k < 0) return fail(p, path, "unknown dtype class \"%s\" (integer, float, float16, bfloat16)", v->string);
+    /* one second per byte is not a machine, it is a typo */
+    if (!number(p, v, path, 0, 1, &t->model.gamma[k])) return false;
+  }
+  return true;
+}
+
 static bool parse_model(parser *p, const cJSON *model, tcoll_tuning *t) {
-  if (!cJSON_IsObject(model)) return fail(p, "model", "%s", "expected an object of levels");
+  if (!cJSON_IsObject(model)) return fail(p, "model", "%s", "expected an object of levels and \"gamma\"");
   t->has_model = true;
   t->model = tcoll__default_cost_model;
   const cJSON *lv;
   cJSON_ArrayForEach(lv, model) {
+    if (strcmp(lv->string, "gamma") == 0) {
+      if (!parse_gamma(p, lv, t)) return false;
+      continue;
+    }
     char path[128];
     snprintf(path, sizeof path, "model.%s", lv->string);
     int level = -1;
     for (int l = 0; l < TCOLL_NUM_LEVELS; l++)
       if (strcmp(lv->string, tcoll__level_name((tcoll_level)l)) == 0) level = l;
-    if (level < 0) return fail(p, path, "unknown level \"%s\" (l3, numa, package, node, network)", lv->string);
-    static const char *const keys[] = {"alpha", "beta", "gamma", NULL};
-    if (!cJSON_IsObject(lv)) return fail(p, path, "%s", "expected {alpha, beta, gamma}");
+    if (level < 0)
+      return fail(p, path, "unknown key \"%s\" (levels l3, numa, package, node, network; gamma)", lv->string);
+    static const char *const keys[] = {"alpha", "beta", NULL};
+    if (!cJSON_IsObject(lv)) return fail(p, path, "%s", "expected {alpha, beta}");
+    if (cJSON_GetObjectItemCaseSensitive(lv, "gamma"))
+      return fail(p, path, "%s",
+                  "gamma is per dtype class since version 2: move it to model.gamma "
+                  "({\"float\": ..., ...}, docs/tuning.md)");
     if (!only_keys(p, lv, path, keys)) return false;
-    double *dst[3] = {&t->model.level[level].alpha, &t->model.level[level].beta, &t->model.level[level].gamma};
-    for (int k = 0; k < 3; k++) {
+    double *dst[2] = {&t->model.level[level].alpha, &t->model.level[level].beta};
+    for (int k = 0; k < 2; k++) {
       char kpath[160];
       snprintf(kpath, sizeof kpath, "%s.%s", path, keys[k]);
       const cJSON *v = cJSON_GetObjectItemCaseSensitive(lv, keys[k]);
@@ -194,8 +222,14 @@ tcoll_status tcoll__tuning_parse(const char *text, size_t len, const char *sourc
     goto done;
   }
   v = cJSON_GetObjectItemCaseSensitive(root, "version");
+  if (cJSON_IsNumber(v) && v->valuedouble == 1) {
+    fail(&p, "version", "%s",
+         "version 1 (gamma per link level) is no longer read: re-run tcoll-tune, or set version 2 and "
+         "move gamma to model.gamma per dtype class (docs/tuning.md)");
+    goto done;
+  }
   if (!cJSON_IsNumber(v) || v->valuedouble != TCOLL_TUNING_VERSION) {
-    fail(&p, "version", "%s", "expected 1 (the only version this tcoll reads)");
+    fail(&p, "version", "%s", "expected 2 (the only version this tcoll reads)");
     goto done;
   }
   if (!provenance(&p, cJSON_GetObjectItemCaseSensitive(root, "created"), "created", t->created, sizeof t->created) ||
@@ -295,8 +329,10 @@ char *tcoll__tuning_write(const tcoll_tuning *t) {
       if (!lv) continue;
       cJSON_AddItemToObject(lv, "alpha", exact_number(t->model.level[l].alpha));
       cJSON_AddItemToObject(lv, "beta", exact_number(t->model.level[l].beta));
-      cJSON_AddItemToObject(lv, "gamma", exact_number(t->model.level[l].gamma));
     }
+    cJSON *g = m ? cJSON_AddObjectToObject(m, "gamma") : NULL;
+    for (int k = 0; g && k < TCOLL_NUM_GAMMA_CLASSES; k++)
+      cJSON_AddItemToObject(g, tcoll__gamma_class_name((tcoll_gamma_class)k), exact_number(t->model.gamma[k]));
   }
   cJSON *rules = cJSON_AddArrayToObject(root, "rules");
   for (size_t i = 0; rules && i < t->num_rules; i++) {

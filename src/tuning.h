@@ -6,7 +6,8 @@
 #include "tcoll_internal.h"
 
 #define TCOLL_TUNING_FORMAT "tcoll-tuning"
-#define TCOLL_TUNING_VERSION 1
+/* 2: gamma per dtype class (model.gamma) instead of per link level */
+#define TCOLL_TUNING_VERSION 2
 
 /* Inclusive range; an omitted range in the file is [0, TCOLL_RANGE_ANY]. */
 typedef struct {
@@ -26,7 +27,7 @@ typedef struct {
 struct tcoll_tuning {
   char source[512]; /* the path it was loaded from */
   bool has_model;
-  tcoll_cost_model model; /* when has_model: levels absent from the file keep the defaults */
+  tcoll_cost_model model; /* when has_model: levels and gamma classes absent from the file keep the defaults */
   char created[256], topology[256]; /* provenance, shown by tcoll-info */
   size_t num_rules;
   tcoll_rule *rules;

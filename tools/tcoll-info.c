@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shm.h"
 #include "topology.h"
 #include "tuning.h"
 
@@ -78,6 +79,10 @@ typedef struct {
   tcoll_comm c;
   int *node_of_rank;
   tcoll_place *place;
+  /* Stands for the shared segment the job's nodes would have (the ranks of
+   * a node share memory), so that the shm algorithms are candidates; the
+   * offline job never runs a collective. */
+  tcoll_shm segment;
 } offline_job;
 
 static int build_job(offline_job *job, long nodes, long rpn, const char *xml) {
@@ -94,6 +99,14 @@ static int build_job(offline_job *job, long nodes, long rpn, const char *xml) {
     fprintf(stderr, "tcoll-info: %s\n", tcoll_last_error());
     return 1;
   }
+  c->shm_chunk_bytes = 512 << 10;
+  if (tcoll__env_get_bytes(TCOLL_ENV_TCOLL_SHM_CHUNK_BYTES, 64, (size_t)1 << 30, &c->shm_chunk_bytes) != TCOLL_OK) {
+    fprintf(stderr, "tcoll-info: %s\n", tcoll_last_error());
+    return 1;
+  }
+  job->segment.size = (int)rpn;
+  job->segment.chunk_bytes = c->shm_chunk_bytes;
+  c->shm = &job->segment;
   job->node_of_rank = malloc(sizeof(int) * (size_t)c->size);
   if (!job->node_of_rank) return 1;
   for (int r = 0; r < c->size; r++) job->node_of_rank[r] = r / (int)rpn;

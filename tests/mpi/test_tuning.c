@@ -77,7 +77,7 @@ static const char *allreduce_8_bytes(tcoll_comm *c) {
 }
 
 #define RING_RULE                                                                                      \
-  "{\"format\": \"tcoll-tuning\", \"version\": 1, \"rules\": [{\"collective\": \"allreduce\", "       \
+  "{\"format\": \"tcoll-tuning\", \"version\": 2, \"rules\": [{\"collective\": \"allreduce\", "       \
   "\"bytes\": [0, 64], \"algorithm\": \"ring\"}]}"
 
 START_TEST(test_load_tuning) {
@@ -86,8 +86,8 @@ START_TEST(test_load_tuning) {
   ck_assert_str_ne(model, "ring");
   char good[64], bad[64], unknown[64];
   write_file(good, RING_RULE);
-  write_file(bad, "{\"format\": \"tcoll-tuning\",\n \"version\": 1,\n \"rules\": [{\"collective\": }]}");
-  write_file(unknown, "{\"format\": \"tcoll-tuning\", \"version\": 1, \"rules\": [{\"collective\": "
+  write_file(bad, "{\"format\": \"tcoll-tuning\",\n \"version\": 2,\n \"rules\": [{\"collective\": }]}");
+  write_file(unknown, "{\"format\": \"tcoll-tuning\", \"version\": 2, \"rules\": [{\"collective\": "
                       "\"allreduce\", \"algorithm\": \"warp_drive\"}]}");
   ck_assert_msg(tcoll_comm_load_tuning(c, good) == TCOLL_OK, "%s", tcoll_last_error());
   /* the cached model choice was dropped */

@@ -39,6 +39,12 @@ if [ -f "$topo/epyc-corona.xml" ]; then
 else
   echo "SKIP offline explanation: $topo/epyc-corona.xml not found (../shared/topologies)"
 fi
+# one node: the shm algorithm is a candidate offline and wins small messages
+# (the job's ranks would share memory); across nodes it declines, saying why
+out=$("$info" --explain --coll allreduce --bytes 8 --nodes 1 --ranks-per-node 2) || fail=1
+check explain-shm "choice: shm (cost model" "$out"
+out=$("$info" --explain --coll allreduce --bytes 8 --nodes 4 --ranks-per-node 2) || fail=1
+check explain-shm-nodes "shm                    not usable: ranks span 4 nodes" "$out"
 # the shipped tuning file for the test VM stays valid and its rules apply
 vm=$(dirname "$0")/../../docs/tuning/vm-2core-epyc.json
 out=$("$info" --explain --coll allreduce --bytes 4K --nodes 1 --ranks-per-node 2 --tuning "$vm") || fail=1

@@ -16,6 +16,7 @@
 #include "tcoll_internal.h"
 
 /* A communicator as tcoll_comm_create would leave it, without MPI. */
+/* Every level gets `link`; γ is the default's unless a test sets it. */
 static tcoll_comm fake_comm(int size, int num_nodes, tcoll_link_model link) {
   tcoll_comm c;
   memset(&c, 0, sizeof c);
@@ -24,6 +25,7 @@ static tcoll_comm fake_comm(int size, int num_nodes, tcoll_link_model link) {
   c.num_nodes = num_nodes;
   c.local_size = size / num_nodes;
   for (int l = 0; l < TCOLL_NUM_LEVELS; l++) c.model.level[l] = link;
+  for (int k = 0; k < TCOLL_NUM_GAMMA_CLASSES; k++) c.model.gamma[k] = tcoll__default_cost_model.gamma[k];
   c.segment_bytes = 1 << 20;
   c.scratch_keep_bytes = 1 << 20;
   return c;
@@ -110,8 +112,9 @@ END_TEST
  * allgather). */
 static double cost_of(tcoll_coll coll, const char *name, int p, size_t bytes, double alpha, double beta,
                       double gamma) {
-  tcoll_link_model link = {alpha, beta, gamma};
+  tcoll_link_model link = {alpha, beta};
   tcoll_comm c = fake_comm(p, 1, link);
+  c.model.gamma[TCOLL_GAMMA_FLOAT] = gamma;
   tcoll_call call = float_call(bytes / 4);
   call.coll = coll;
   const tcoll_algorithm *a = tcoll__algorithm_find(coll, name);
@@ -180,8 +183,9 @@ START_TEST(test_costs_known_values) {
   }
   /* the ring pays one latency per segment in its reduce-scatter: 4 MiB over
    * 4 ranks in 256 KiB segments = 4 segments per block */
-  tcoll_link_model link = {1, 0, 0};
+  tcoll_link_model link = {1, 0};
   tcoll_comm c = fake_comm(4, 1, link);
+  for (int k = 0; k < TCOLL_NUM_GAMMA_CLASSES; k++) c.model.gamma[k] = 0;
   c.segment_bytes = 256 << 10;
   tcoll_call call = float_call(1 << 20);
   ck_assert_double_eq_tol(tcoll__allreduce_ring.cost(&c, &call), 3 * 4 + 3, 1e-9);
@@ -209,8 +213,36 @@ START_TEST(test_default_model_choice) {
 }
 END_TEST
 
+/* γ follows the dtype's class: the same bytes of bfloat16 cost the ring
+ * exactly (γ_bf16 - γ_float) per reduced byte more than float32, and
+ * float64 and int32 cost what their classes say. */
+START_TEST(test_gamma_per_dtype_class) {
+  tcoll_link_model link = {1e-6, 1e-9};
+  tcoll_comm c = fake_comm(4, 1, link);
+  c.model.gamma[TCOLL_GAMMA_INTEGER] = 1e-10;
+  c.model.gamma[TCOLL_GAMMA_FLOAT] = 2e-10;
+  c.model.gamma[TCOLL_GAMMA_FLOAT16] = 4e-10;
+  c.model.gamma[TCOLL_GAMMA_BFLOAT16] = 8e-10;
+  const tcoll_algorithm *ring = tcoll__algorithm_find(TCOLL_ALLREDUCE, "ring");
+  const double bytes = 1 << 20, reduced = bytes * 3 / 4; /* (p-1)/p n */
+  tcoll_call f32 = float_call((size_t)bytes / 4);
+  const double base = ring->cost(&c, &f32);
+  static const struct {
+    tcoll_dtype dtype;
+    size_t elem;
+    double gamma;
+  } rows[] = {{TCOLL_FLOAT64, 8, 2e-10}, {TCOLL_INT32, 4, 1e-10}, {TCOLL_UINT8, 1, 1e-10},
+              {TCOLL_FLOAT16, 2, 4e-10}, {TCOLL_BFLOAT16, 2, 8e-10}};
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    tcoll_call call = f32;
+    call.dtype = rows[i].dtype, call.elem_size = rows[i].elem, call.count = (size_t)bytes / rows[i].elem;
+    ck_assert_double_eq_tol(ring->cost(&c, &call) - base, (rows[i].gamma - 2e-10) * reduced, 1e-15);
+  }
+}
+END_TEST
+
 START_TEST(test_validation_without_mpi) {
-  tcoll_link_model link = {1e-6, 1e-9, 1e-9};
+  tcoll_link_model link = {1e-6, 1e-9};
   tcoll_comm c = fake_comm(4, 1, link);
   float a[4] = {0}, b[4] = {0};
   ck_assert_int_eq(tcoll_allreduce(NULL, a, b, 4, TCOLL_FLOAT32, TCOLL_SUM), TCOLL_ERR_INVALID_ARG);
@@ -310,7 +342,7 @@ END_TEST
 /* check() is pure and declines with a reason; the root never changes a
  * check or a cost (ranks would pick different algorithms otherwise). */
 START_TEST(test_checks_and_root) {
-  tcoll_link_model link = {1e-6, 1e-9, 1e-10};
+  tcoll_link_model link = {1e-6, 1e-9};
   char why[192] = "";
   for (int p = 1; p <= 9; p++) {
     tcoll_comm c = fake_comm(p, 1, link);
@@ -375,6 +407,7 @@ int main(void) {
   tcase_add_test(tc, test_group_blocks);
   tcase_add_test(tc, test_costs_known_values);
   tcase_add_test(tc, test_default_model_choice);
+  tcase_add_test(tc, test_gamma_per_dtype_class);
   tcase_add_test(tc, test_validation_without_mpi);
   tcase_add_test(tc, test_registry);
   tcase_add_test(tc, test_shm_selection);

@@ -39,7 +39,7 @@ static void fake_init(fake *f, int nodes, int rpn, const tcoll_place *places) {
   f->c.segment_bytes = 1 << 20;
   f->c.scratch_keep_bytes = 1 << 20;
   /* α of level l = 10^l: a cost's digits count the messages per level */
-  for (int l = 0; l < TCOLL_NUM_LEVELS; l++) f->c.model.level[l] = (tcoll_link_model){pow(10, l), 0, 0};
+  for (int l = 0; l < TCOLL_NUM_LEVELS; l++) f->c.model.level[l] = (tcoll_link_model){pow(10, l), 0};
 }
 
 static const char *topology_dir(void) {
@@ -207,7 +207,7 @@ START_TEST(test_costs_per_level) {
   ck_assert_double_eq_tol(cost(&g, TCOLL_ALLREDUCE, "ring", 1024), 6 * 10, 1e-9);
   /* bytes: β = 1 at the network only: the doubling allgather's last round
    * (distance 4) carries 4 of its 7 blocks across the network */
-  for (int l = 0; l < TCOLL_NUM_LEVELS; l++) f.c.model.level[l] = (tcoll_link_model){0, 0, 0};
+  for (int l = 0; l < TCOLL_NUM_LEVELS; l++) f.c.model.level[l] = (tcoll_link_model){0, 0};
   f.c.model.level[TCOLL_LEVEL_NETWORK].beta = 1;
   ck_assert_double_eq_tol(cost(&f, TCOLL_ALLGATHER, "recursive_doubling", 1024), 4 * 1024, 1e-6);
   ck_assert_double_eq_tol(cost(&f, TCOLL_ALLGATHER, "ring", 1024), 7 * 1024, 1e-6);

@@ -38,7 +38,7 @@ static tcoll_call call_of(tcoll_coll coll, size_t bytes) {
   return call;
 }
 
-#define HEAD "{\"format\": \"tcoll-tuning\", \"version\": 1, "
+#define HEAD "{\"format\": \"tcoll-tuning\", \"version\": 2, "
 
 static tcoll_tuning *parse_ok(const char *text) {
   tcoll_tuning *t = NULL;
@@ -55,7 +55,7 @@ START_TEST(test_files_table) {
   } rows[] = {
       {HEAD "\"rules\": []}", true, NULL},
       {HEAD "\"created\": {\"host\": \"h\", \"date\": \"2026-11-26T15:00:00Z\"}, \"topology\": {\"nodes\": 2}, "
-            "\"model\": {\"network\": {\"alpha\": 2e-6, \"beta\": 1e-10, \"gamma\": 1e-10}}, "
+            "\"model\": {\"network\": {\"alpha\": 2e-6, \"beta\": 1e-10}, \"gamma\": {\"float\": 1e-10}}, "
             "\"rules\": [{\"collective\": \"allreduce\", \"ranks\": [1, 8], \"nodes\": [1, 1], "
             "\"ranks_per_node\": [1, 8], \"bytes\": [0, 4096], \"algorithm\": \"ring\"}]}",
        true, NULL},
@@ -67,10 +67,11 @@ START_TEST(test_files_table) {
       {HEAD "\"rules\": [{\"collective\": \"allreduce\", \"algorithm\": \"from_the_future\"}]}", true, NULL},
       {"", false, "line 1, column 1"},
       {HEAD "\"rules\": [", false, "unexpected end of file"},
-      {"{\n  \"format\": \"tcoll-tuning\",\n  \"version\": 1,\n  \"rules\": [}\n", false, "line 4, column"},
+      {"{\n  \"format\": \"tcoll-tuning\",\n  \"version\": 2,\n  \"rules\": [}\n", false, "line 4, column"},
       {"[1, 2]", false, "at $"},
-      {"{\"format\": \"other\", \"version\": 1}", false, "at format"},
-      {"{\"format\": \"tcoll-tuning\", \"version\": 2}", false, "at version"},
+      {"{\"format\": \"other\", \"version\": 2}", false, "at format"},
+      {"{\"format\": \"tcoll-tuning\", \"version\": 3}", false, "at version: expected 2"},
+      {"{\"format\": \"tcoll-tuning\", \"version\": 1}", false, "at version: version 1 (gamma per link level)"},
       {"{\"format\": \"tcoll-tuning\"}", false, "at version"},
       {HEAD "\"rulez\": []}", false, "at $.rulez: unknown key"},
       {HEAD "\"rules\": {}}", false, "at rules: expected an array"},
@@ -92,12 +93,20 @@ START_TEST(test_files_table) {
        "at rules[0].bytes[1]"},
       {HEAD "\"rules\": [{\"collective\": \"allreduce\", \"algorithm\": \"ring\", \"bytes\": [0, \"1M\"]}]}",
        false, "at rules[0].bytes[1]: expected a number"},
-      {HEAD "\"model\": {\"numa\": {\"alpha\": 1e-6, \"beta\": 1e-10}}}", false, "at model.numa.gamma: missing"},
-      {HEAD "\"model\": {\"rack\": {\"alpha\": 1e-6, \"beta\": 1e-10, \"gamma\": 0}}}", false,
-       "at model.rack: unknown level"},
-      {HEAD "\"model\": {\"l3\": {\"alpha\": -1e-6, \"beta\": 1e-10, \"gamma\": 0}}}", false,
+      {HEAD "\"model\": {\"numa\": {\"alpha\": 1e-6}}}", false, "at model.numa.beta: missing"},
+      {HEAD "\"model\": {\"numa\": {\"alpha\": 1e-6, \"beta\": 1e-10, \"gamma\": 0}}}", false,
+       "at model.numa: gamma is per dtype class since version 2"},
+      {HEAD "\"model\": {\"rack\": {\"alpha\": 1e-6, \"beta\": 1e-10}}}", false,
+       "at model.rack: unknown key"},
+      {HEAD "\"model\": {\"l3\": {\"alpha\": -1e-6, \"beta\": 1e-10}}}", false,
        "at model.l3.alpha"},
-      {HEAD "\"model\": {\"l3\": {\"alpha\": 1e400, \"beta\": 1e-10, \"gamma\": 0}}}", false, "at model.l3.alpha"},
+      {HEAD "\"model\": {\"l3\": {\"alpha\": 1e400, \"beta\": 1e-10}}}", false, "at model.l3.alpha"},
+      {HEAD "\"model\": {\"gamma\": {\"float\": 1e-10, \"complex\": 1e-10}}}", false,
+       "at model.gamma.complex: unknown dtype class"},
+      {HEAD "\"model\": {\"gamma\": {\"float\": \"fast\"}}}", false, "at model.gamma.float"},
+      {HEAD "\"model\": {\"gamma\": {\"float\": 2}}}", false, "at model.gamma.float"},
+      {HEAD "\"model\": {\"gamma\": [1e-10]}}", false, "at model.gamma: expected"},
+      {HEAD "\"model\": {\"gamma\": {\"bfloat16\": 9e-10}}}", true, NULL},
   };
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
     tcoll_tuning *t = NULL;
@@ -150,7 +159,8 @@ END_TEST
 
 START_TEST(test_writer_round_trip) {
   const char *text = HEAD "\"created\": {\"host\": \"h\"}, "
-                          "\"model\": {\"network\": {\"alpha\": 2.0000000000000003e-06, \"beta\": 1e-10, \"gamma\": 3e-11}}, "
+                          "\"model\": {\"network\": {\"alpha\": 2.0000000000000003e-06, \"beta\": 1e-10}, "
+                          "\"gamma\": {\"integer\": 1e-11, \"bfloat16\": 3.0000000000000004e-11}}, "
                           "\"rules\": [{\"collective\": \"reduce_scatter\", \"ranks\": [2, 64], \"bytes\": "
                           "[1, 9007199254740992], \"algorithm\": \"pairwise\"}, {\"collective\": \"bcast\", "
                           "\"algorithm\": \"no_such\"}]}";
@@ -161,6 +171,11 @@ START_TEST(test_writer_round_trip) {
   ck_assert_uint_eq(b->num_rules, 2);
   ck_assert(b->has_model);
   ck_assert(memcmp(&a->model, &b->model, sizeof a->model) == 0);
+  /* classes the file names are replaced, the others keep the defaults */
+  ck_assert_double_eq(a->model.gamma[TCOLL_GAMMA_BFLOAT16], 3.0000000000000004e-11);
+  ck_assert_double_eq(a->model.gamma[TCOLL_GAMMA_INTEGER], 1e-11);
+  ck_assert_double_eq(a->model.gamma[TCOLL_GAMMA_FLOAT], tcoll__default_cost_model.gamma[TCOLL_GAMMA_FLOAT]);
+  ck_assert_double_eq(a->model.level[TCOLL_LEVEL_L3].alpha, tcoll__default_cost_model.level[TCOLL_LEVEL_L3].alpha);
   for (size_t i = 0; i < 2; i++) {
     ck_assert(memcmp(&a->rules[i], &b->rules[i], sizeof a->rules[i]) == 0);
   }
