@@ -66,6 +66,15 @@ static tcoll_status read_forced_algorithms(tcoll_comm *c) {
   return TCOLL_OK;
 }
 
+tcoll_status tcoll__agree(tcoll_comm *c, bool ok, tcoll_status failure, const char *what) {
+  int mine = ok, all = 0;
+  int err = MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, c->mpi);
+  if (err != MPI_SUCCESS) return tcoll__mpi_error(err, what);
+  if (all) return TCOLL_OK;
+  return tcoll__error(failure, "tcoll_comm_create: %s for %d ranks: failed on %s", what, c->size,
+                      ok ? "another rank" : "this rank");
+}
+
 /* Which node each rank is on, numbered by each node's lowest rank, so the
  * numbering is identical everywhere and does not depend on hostnames. */
 static tcoll_status split_nodes(tcoll_comm *c) {
@@ -77,10 +86,10 @@ static tcoll_status split_nodes(tcoll_comm *c) {
   if (status != TCOLL_OK) return status;
   c->node_of_rank = malloc(sizeof(int) * (size_t)c->size);
   leader_of_rank = malloc(sizeof(int) * (size_t)c->size);
-  if (!c->node_of_rank || !leader_of_rank) {
-    status = tcoll__error(TCOLL_ERR_NO_MEMORY, "tcoll_comm_create: node table for %d ranks", c->size);
+  /* a rank without memory must not leave the others in the collectives below */
+  if ((status = tcoll__agree(c, c->node_of_rank && leader_of_rank, TCOLL_ERR_NO_MEMORY, "node table")) !=
+      TCOLL_OK)
     goto cleanup;
-  }
   int leader;
   if (ranks_per_node > 0) {
     leader = c->rank - c->rank % (int)ranks_per_node;

@@ -224,6 +224,12 @@ tcoll_status tcoll__scratch_acc(tcoll_comm *c, size_t bytes, void **out);
 /* Called after each collective: frees scratch beyond scratch_keep_bytes. */
 void tcoll__scratch_trim(tcoll_comm *c);
 
+/* Collective: every rank learns whether `ok` held on all of them, so that a
+ * step failing on one rank (no memory) fails everywhere instead of leaving
+ * the others in the next collective. TCOLL_OK, or `failure` naming `what`
+ * and whether this rank or another failed. */
+tcoll_status tcoll__agree(tcoll_comm *c, bool ok, tcoll_status failure, const char *what);
+
 /* Detects each rank's place with hwloc and gathers them (collective). Never
  * fails the communicator for an unknown placement: that rank is charged at
  * the node level and counted in unbound_ranks. */

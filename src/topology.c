@@ -66,9 +66,11 @@ tcoll_status tcoll__topology_detect(tcoll_comm *c) {
   mine[0] = p.package, mine[1] = p.numa, mine[2] = p.l3;
   int *all = malloc(sizeof(int) * 4 * (size_t)c->size);
   c->place = malloc(sizeof(tcoll_place) * (size_t)c->size);
-  if (!all || !c->place) {
+  /* a rank without memory must not leave the others in the Allgather */
+  tcoll_status status = tcoll__agree(c, all && c->place, TCOLL_ERR_NO_MEMORY, "topology table");
+  if (status != TCOLL_OK) {
     free(all);
-    return tcoll__error(TCOLL_ERR_NO_MEMORY, "tcoll_comm_create: topology table for %d ranks", c->size);
+    return status;
   }
   int err = MPI_Allgather(mine, 4, MPI_INT, all, 4, MPI_INT, c->mpi);
   if (err != MPI_SUCCESS) {
