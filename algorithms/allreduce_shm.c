@@ -5,12 +5,10 @@
  * Large messages go in chunks of S = TCOLL_SHM_CHUNK_BYTES, each in three
  * phases separated by "every rank got here" waits:
  *
- *   1 copy in:  each rank copies chunk c of its input, except its own
- *               slice, into its slot c % 2
- *   2 reduce:   rank r reduces slice r of the chunk (blocks of pattern_blocks):
- *               its own input, read in place, then the other p-1 slots in
- *               rank order, into its recvbuf, and publishes the result in its
- *               own slot
+ *   1 copy in:  each rank copies chunk c of its input into its slot c % 2
+ *   2 reduce:   rank r reduces slice r of the chunk (blocks of pattern_blocks)
+ *               over all p slots, in rank order 0, 1, .., p-1, into its
+ *               recvbuf and back into its own slot
  *   3 copy out: each rank copies every other rank's reduced slice from that
  *               rank's slot into its recvbuf
  *
@@ -20,17 +18,15 @@
  * waits and bounce lines between the cores, larger ones fall out of L3.
  * Messages up to SMALL_MESSAGE_BYTES skip the slicing: every rank copies in,
  * then reduces the whole message itself in rank order (2 waits, not 3).
- * Either way each element is reduced by one rank (large) or in the same
- * order by every rank (small), so every rank holds the same bits.
+ * Either way each element is reduced in the same order everywhere, so every
+ * rank holds the same bits.
  *
  * Cost, n bytes, g = ceil(n / S) chunks, a and b the two constants below:
  *   small: 2 a + (2n + p n) b
- *   large: 3 g a + (4n(p-1)/p + n + 2n/p) b
+ *   large: 3 g a + (2n + n + 2n/p + 2n(p-1)/p) b
  * where the b term counts the bytes each rank reads and writes: small, copy
- * in and read all p slots; large, copy in the other ranks' parts (read and
- * write), read the p parts of its slice, write the slice twice, copy the
- * rest out (read and write). At p = 2 that is 4n, where copying the own
- * slice in as well cost 5n. For integers and float32/64 the
+ * in and read all p slots; large, copy in, read the p parts of its slice,
+ * write the slice twice, copy the rest out. For integers and float32/64 the
  * reduction is memory-bound, so its arithmetic hides under that traffic;
  * what does not hide is the widening and rounding of 16-bit floats, charged
  * as their class's γ beyond the float class's, per element-pair reduced
@@ -73,7 +69,7 @@ static double shm_cost(const tcoll_comm *c, const tcoll_call *call) {
   if (call->bytes <= SMALL_MESSAGE_BYTES)
     return 2 * shm_wait_seconds + (2 * n + p * n) * shm_traffic_seconds_per_byte + (p - 1) * n * convert;
   const double chunks = ceil(n / (double)c->shm_chunk_bytes);
-  const double traffic = 4 * n * (p - 1) / p + n + 2 * n / p;
+  const double traffic = 2 * n + n + 2 * n / p + 2 * n * (p - 1) / p;
   return 3 * chunks * shm_wait_seconds + traffic * shm_traffic_seconds_per_byte + (p - 1) / p * n * convert;
 }
 
@@ -105,39 +101,20 @@ static void run_small(tcoll_shm *s, const tcoll_call *call) {
   tcoll__shm_signal(s, TCOLL_SHM_CONSUMED, chunk + 1);
 }
 
-/* One chunk of `n` elements starting at element `offset` of the vector.
- * Rank r alone reduces slice r, so the order of its operands only has to be
- * fixed, not the same as the small path's: it starts from its own input,
- * read where it is (sendbuf, or recvbuf in place), so its own slice is never
- * copied into the slot, then adds the other ranks' parts in rank order. */
+/* One chunk of `n` elements starting at element `offset` of the vector. */
 static void run_chunk(tcoll_shm *s, const tcoll_call *call, size_t offset, size_t n) {
   const size_t es = call->elem_size;
   const int p = s->size, me = s->rank;
   const uint64_t chunk = s->next_chunk++;
-  const unsigned char *in = (const unsigned char *)call->sendbuf + offset * es;
   unsigned char *out = (unsigned char *)call->recvbuf + offset * es;
-  unsigned char *my_slot = tcoll__shm_slot(s, me, chunk);
+  copy_in(s, chunk, (const unsigned char *)call->sendbuf + offset * es, n * es);
   const size_t mine = tcoll__block_offset(n, p, me), mine_n = tcoll__block_count(n, p, me);
-  /* 1 copy in what the others reduce: the chunk around my slice */
-  tcoll__shm_wait_all(s, TCOLL_SHM_CONSUMED, chunk >= 1 ? chunk - 1 : 0);
-  memcpy(my_slot, in, mine * es);
-  memcpy(my_slot + (mine + mine_n) * es, in + (mine + mine_n) * es, (n - mine - mine_n) * es);
-  tcoll__shm_signal(s, TCOLL_SHM_WRITTEN, chunk + 1);
-  tcoll__shm_wait_all(s, TCOLL_SHM_WRITTEN, chunk + 1);
-  /* 2 reduce my slice into recvbuf (in place: exactly aliased with the
-   * input, which the kernels allow) and publish it in my slot */
   if (mine_n > 0) {
-    const void *acc = in + mine * es;
-    for (int q = 0; q < p; q++) {
-      if (q == me) continue;
-      tcoll__reduce(call->dtype, call->op, out + mine * es, acc, tcoll__shm_slot(s, q, chunk) + mine * es, mine_n);
-      acc = out + mine * es;
-    }
-    memcpy(my_slot + mine * es, out + mine * es, mine_n * es);
+    reduce_slots(s, call, chunk, mine, mine_n, out + mine * es);
+    memcpy(tcoll__shm_slot(s, me, chunk) + mine * es, out + mine * es, mine_n * es);
   }
   tcoll__shm_signal(s, TCOLL_SHM_REDUCED, chunk + 1);
   tcoll__shm_wait_all(s, TCOLL_SHM_REDUCED, chunk + 1);
-  /* 3 copy out the other ranks' reduced slices */
   for (int q = 0; q < p; q++) {
     if (q == me) continue;
     const size_t first = tcoll__block_offset(n, p, q);
