@@ -16,6 +16,10 @@
  * the reduction of this one, and scratch stays two segments long.
  *
  * Allgather: at step k rank r sends block (r-k) and receives block (r-k-1).
+ *
+ * The _group versions run the same schedule over a list of member ranks
+ * (patterns.h, tcoll_group): member i plays rank i. The hierarchical
+ * allreduce uses them among the ranks that own one slice on every node.
  */
 #include "patterns.h"
 
@@ -23,11 +27,12 @@ static int mod(int a, int p) { return ((a % p) + p) % p; }
 
 /* One reduce-scatter step: send `send_n` elements at sbuf to the right,
  * receive `recv_n` from the left and reduce them with own[] into out[]. */
-static tcoll_status ring_step_reduce(tcoll_comm *c, const tcoll_call *call, const void *sbuf,
-                                     size_t send_n, const void *own, void *out, size_t recv_n,
-                                     void *tmp[2], size_t seg_n) {
+static tcoll_status ring_step_reduce(tcoll_comm *c, const tcoll_group *g, const tcoll_call *call,
+                                     const void *sbuf, size_t send_n, const void *own, void *out,
+                                     size_t recv_n, void *tmp[2], size_t seg_n) {
   const size_t es = call->elem_size;
-  const int right = mod(c->rank + 1, c->size), left = mod(c->rank - 1, c->size);
+  const int right = tcoll__group_rank(g, mod(g->me + 1, g->n)), left = tcoll__group_rank(g, mod(g->me - 1, g->n));
+  const int tag = g->tag;
   const size_t send_segs = (send_n + seg_n - 1) / seg_n, recv_segs = (recv_n + seg_n - 1) / seg_n;
   const size_t segs = send_segs > recv_segs ? send_segs : recv_segs;
   MPI_Request rreq[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL}, sreq = MPI_REQUEST_NULL;
@@ -35,16 +40,16 @@ static tcoll_status ring_step_reduce(tcoll_comm *c, const tcoll_call *call, cons
   int err = MPI_SUCCESS;
 #define SEG_LEN(total, s) ((total) - (s) * seg_n < seg_n ? (total) - (s) * seg_n : seg_n)
   if (recv_segs > 0)
-    err = MPI_Irecv(tmp[0], (int)(SEG_LEN(recv_n, 0) * es), MPI_BYTE, left, TCOLL_TAG, c->mpi, &rreq[0]);
+    err = MPI_Irecv(tmp[0], (int)(SEG_LEN(recv_n, 0) * es), MPI_BYTE, left, tag, c->mpi, &rreq[0]);
   for (size_t s = 0; s < segs && err == MPI_SUCCESS; s++) {
     if (s + 1 < recv_segs) {
-      err = MPI_Irecv(tmp[(s + 1) % 2], (int)(SEG_LEN(recv_n, s + 1) * es), MPI_BYTE, left, TCOLL_TAG,
+      err = MPI_Irecv(tmp[(s + 1) % 2], (int)(SEG_LEN(recv_n, s + 1) * es), MPI_BYTE, left, tag,
                       c->mpi, &rreq[(s + 1) % 2]);
       if (err != MPI_SUCCESS) break;
     }
     if (s < send_segs) {
       err = MPI_Isend(tcoll__cat(sbuf, s * seg_n, es), (int)(SEG_LEN(send_n, s) * es), MPI_BYTE, right,
-                      TCOLL_TAG, c->mpi, &sreq);
+                      tag, c->mpi, &sreq);
       if (err != MPI_SUCCESS) break;
     }
     if (s < recv_segs) {
@@ -70,7 +75,13 @@ static tcoll_status ring_step_reduce(tcoll_comm *c, const tcoll_call *call, cons
 
 tcoll_status tcoll__ring_reduce_scatter(tcoll_comm *c, const tcoll_call *call, const void *contrib,
                                         void *acc) {
-  const int p = c->size, r = c->rank;
+  const tcoll_group all = tcoll__group_all(c);
+  return tcoll__ring_reduce_scatter_group(c, &all, call, contrib, acc);
+}
+
+tcoll_status tcoll__ring_reduce_scatter_group(tcoll_comm *c, const tcoll_group *g, const tcoll_call *call,
+                                              const void *contrib, void *acc) {
+  const int p = g->n, r = g->me;
   const size_t es = call->elem_size;
   if (p == 1) return TCOLL_OK;
   size_t seg_n = c->segment_bytes / es;
@@ -89,7 +100,7 @@ tcoll_status tcoll__ring_reduce_scatter(tcoll_comm *c, const tcoll_call *call, c
      * sum this rank produced at the previous step */
     const void *sbase = (k == 0) ? contrib : acc;
     size_t soff = tcoll__block_offset(call->count, p, sb), roff = tcoll__block_offset(call->count, p, rb);
-    s = ring_step_reduce(c, call, tcoll__cat(sbase, soff, es), tcoll__block_count(call->count, p, sb),
+    s = ring_step_reduce(c, g, call, tcoll__cat(sbase, soff, es), tcoll__block_count(call->count, p, sb),
                          tcoll__cat(contrib, roff, es), tcoll__at(acc, roff, es),
                          tcoll__block_count(call->count, p, rb), tmp, seg_n);
     if (s != TCOLL_OK) return s;
@@ -98,15 +109,21 @@ tcoll_status tcoll__ring_reduce_scatter(tcoll_comm *c, const tcoll_call *call, c
 }
 
 tcoll_status tcoll__ring_allgather(tcoll_comm *c, const tcoll_call *call, void *buf) {
-  const int p = c->size, r = c->rank;
+  const tcoll_group all = tcoll__group_all(c);
+  return tcoll__ring_allgather_group(c, &all, call, buf);
+}
+
+tcoll_status tcoll__ring_allgather_group(tcoll_comm *c, const tcoll_group *g, const tcoll_call *call,
+                                         void *buf) {
+  const int p = g->n, r = g->me;
   const size_t es = call->elem_size;
   for (int k = 0; k < p - 1; k++) {
     int sb = mod(r - k, p), rb = mod(r - k - 1, p);
-    tcoll_status s = tcoll__sendrecv(
+    tcoll_status s = tcoll__sendrecv_tag(
         c, tcoll__at(buf, tcoll__block_offset(call->count, p, sb), es),
-        tcoll__block_count(call->count, p, sb) * es, mod(r + 1, p),
+        tcoll__block_count(call->count, p, sb) * es, tcoll__group_rank(g, mod(r + 1, p)),
         tcoll__at(buf, tcoll__block_offset(call->count, p, rb), es),
-        tcoll__block_count(call->count, p, rb) * es, mod(r - 1, p));
+        tcoll__block_count(call->count, p, rb) * es, tcoll__group_rank(g, mod(r - 1, p)), g->tag);
     if (s != TCOLL_OK) return s;
   }
   return TCOLL_OK;

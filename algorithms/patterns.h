@@ -95,7 +95,25 @@ size_t tcoll__group_block_offset(const tcoll_call *call, const tcoll_fold *f,
 size_t tcoll__group_block_count(const tcoll_call *call, const tcoll_fold *f,
                                 tcoll_group_blocks blocks, int v);
 
-/* ---- pattern_ring.c: ring schedules over all ranks ---- */
+/* ---- groups: schedules over a list of member ranks ---- */
+
+/* A group of n members: member i is real rank ranks[i] (ranks NULL: rank
+ * i), this rank is member `me`, and the group's messages carry `tag`. The
+ * whole communicator is the group {size, rank, NULL, TCOLL_TAG}. */
+typedef struct {
+  int n, me;
+  const int *ranks;
+  int tag;
+} tcoll_group;
+
+static inline tcoll_group tcoll__group_all(const tcoll_comm *c) {
+  return (tcoll_group){c->size, c->rank, NULL, TCOLL_TAG};
+}
+static inline int tcoll__group_rank(const tcoll_group *g, int member) {
+  return g->ranks ? g->ranks[member] : member;
+}
+
+/* ---- pattern_ring.c: ring schedules over all ranks (or a group) ---- */
 
 /* Ring reduce-scatter of the call's vector (blocks of
  * tcoll__block_count(count, size, .)). `contrib` is this rank's full input
@@ -108,6 +126,61 @@ tcoll_status tcoll__ring_reduce_scatter(tcoll_comm *c, const tcoll_call *call, c
 /* Ring allgather: block `rank` of buf is this rank's; afterwards every block
  * is. */
 tcoll_status tcoll__ring_allgather(tcoll_comm *c, const tcoll_call *call, void *buf);
+/* The same two over the members of a group (blocks of
+ * tcoll__block_count(count, g->n, .), member i in the role of rank i). */
+tcoll_status tcoll__ring_reduce_scatter_group(tcoll_comm *c, const tcoll_group *g, const tcoll_call *call,
+                                              const void *contrib, void *acc);
+tcoll_status tcoll__ring_allgather_group(tcoll_comm *c, const tcoll_group *g, const tcoll_call *call,
+                                         void *buf);
+
+/* ---- pattern_group.c: allreduce inside a group ---- */
+
+/* In-place allreduce of call->recvbuf (call->count elements) over the
+ * group's members: ring reduce-scatter + allgather (ring true), or
+ * recursive doubling with the non-power-of-two fold. Every member ends with
+ * the same bits: a ring block is reduced by one member and copied; in
+ * doubling each pair reduces the lower member's operand first. */
+tcoll_status tcoll__group_allreduce(tcoll_comm *c, const tcoll_group *g, const tcoll_call *call, bool ring);
+
+/* ---- pattern_shm.c: the data path through a shared segment (shm.h) ---- */
+
+/* Vocabulary: a chunk is the part of the vector that goes through the slots
+ * at once (at most the segment's chunk_bytes); a slice is the part of a
+ * chunk one rank reduces (block i of the chunk split into `slices`). */
+
+/* Per reduced slice: called by the rank that reduced it, on its result in
+ * recvbuf (`n` elements at `slice`), before the other ranks copy it out.
+ * The hierarchical allreduce combines it there with the other nodes. */
+typedef tcoll_status (*tcoll_shm_slice_hook)(tcoll_comm *c, const tcoll_call *call, void *slice,
+                                             size_t n, void *arg);
+
+struct tcoll_shm;
+/* Allreduce of the call over the segment's ranks, chunk by chunk: copy in,
+ * segment rank i < slices reduces slice i over every slot in segment-rank
+ * order (and runs hook on it), then everyone copies every slice out. Ranks
+ * >= slices only copy in and out. Returns the first hook failure; the
+ * schedule still runs to its end so that no local rank is left waiting. */
+tcoll_status tcoll__shm_sliced_allreduce(tcoll_comm *c, struct tcoll_shm *s, const tcoll_call *call,
+                                         int slices, tcoll_shm_slice_hook hook, void *arg);
+/* Copies this rank's bytes into its slot of `chunk`, once the slot is free
+ * everywhere, and waits until every rank's part is there. */
+void tcoll__shm_copy_in(struct tcoll_shm *s, uint64_t chunk, const void *src, size_t bytes);
+/* out = slot[0] op slot[1] op ... over elements [first, first + n) of the
+ * chunk: the same order on every rank. */
+void tcoll__shm_reduce_slots(const struct tcoll_shm *s, const tcoll_call *call, uint64_t chunk, size_t first,
+                             size_t n, void *out);
+
+/* The shm cost constants (measured here, MACHINE-FACTS): a release/acquire
+ * counter seen by the other core in ~0.1 µs; ~20 GB/s of read+write
+ * traffic per core with both busy. */
+extern const double tcoll__shm_wait_seconds;
+extern const double tcoll__shm_traffic_seconds_per_byte;
+/* Seconds per reduced byte that memory traffic does not hide: the 16-bit
+ * classes' conversions (γ above float's), 0 otherwise. */
+double tcoll__shm_conversion_seconds_per_byte(const tcoll_comm *c, const tcoll_call *call);
+/* Modelled seconds of tcoll__shm_sliced_allreduce over `ranks` ranks and
+ * `slices` slices, hooks excluded. */
+double tcoll__cost_shm_sliced(const tcoll_comm *c, const tcoll_call *call, int ranks, int slices);
 
 /* ---- pattern_tree.c: binomial trees rooted anywhere ---- */
 

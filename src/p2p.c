@@ -34,6 +34,11 @@ tcoll_status tcoll__recv(tcoll_comm *c, void *buf, size_t bytes, int src) {
 
 tcoll_status tcoll__sendrecv(tcoll_comm *c, const void *sbuf, size_t sbytes, int dest, void *rbuf,
                              size_t rbytes, int src) {
+  return tcoll__sendrecv_tag(c, sbuf, sbytes, dest, rbuf, rbytes, src, TCOLL_TAG);
+}
+
+tcoll_status tcoll__sendrecv_tag(tcoll_comm *c, const void *sbuf, size_t sbytes, int dest, void *rbuf,
+                                 size_t rbytes, int src, int tag) {
   const char *s = sbuf;
   char *r = rbuf;
   size_t sent = 0, received = 0;
@@ -44,12 +49,12 @@ tcoll_status tcoll__sendrecv(tcoll_comm *c, const void *sbuf, size_t sbytes, int
     int sn = piece(sbytes - sent), rn = piece(rbytes - received);
     int err;
     if (sn > 0 && rn > 0)
-      err = MPI_Sendrecv(s + sent, sn, MPI_BYTE, dest, TCOLL_TAG, r + received, rn, MPI_BYTE, src,
-                         TCOLL_TAG, c->mpi, MPI_STATUS_IGNORE);
+      err = MPI_Sendrecv(s + sent, sn, MPI_BYTE, dest, tag, r + received, rn, MPI_BYTE, src,
+                         tag, c->mpi, MPI_STATUS_IGNORE);
     else if (sn > 0)
-      err = MPI_Send(s + sent, sn, MPI_BYTE, dest, TCOLL_TAG, c->mpi);
+      err = MPI_Send(s + sent, sn, MPI_BYTE, dest, tag, c->mpi);
     else
-      err = MPI_Recv(r + received, rn, MPI_BYTE, src, TCOLL_TAG, c->mpi, MPI_STATUS_IGNORE);
+      err = MPI_Recv(r + received, rn, MPI_BYTE, src, tag, c->mpi, MPI_STATUS_IGNORE);
     if (err != MPI_SUCCESS) return tcoll__mpi_error(err, "MPI_Sendrecv");
     sent += (size_t)sn;
     received += (size_t)rn;

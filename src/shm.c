@@ -1,4 +1,4 @@
-/* The shared segment behind the shm algorithms; see shm.h. */
+/* The shared segments behind the shm and hierarchical algorithms; see shm.h. */
 #include "shm.h"
 
 #include <sched.h>
@@ -19,67 +19,94 @@ static inline void cpu_relax(void) {
 #endif
 }
 
+/* Yields between probes of MPI progress in a long wait (see below). */
+#define YIELDS_PER_PROBE 64
+
 void tcoll__shm_wait_all(const tcoll_shm *s, int counter, uint64_t value) {
   for (int q = 0; q < s->size; q++) {
     const _Atomic uint64_t *v = &s->control[q]->counter[counter].value;
     /* a few hundred pauses cover the usual skew between two busy cores;
      * past that another process probably needs this core */
     for (unsigned spins = 0; atomic_load_explicit(v, memory_order_acquire) < value; spins++) {
-      if (spins < 512) cpu_relax();
-      else sched_yield();
+      if (spins < 512) {
+        cpu_relax();
+        continue;
+      }
+      sched_yield();
+      /* On a multi-node communicator the rank we wait for may be inside an
+       * inter-node exchange, and its partners elsewhere may be in MPI calls
+       * whose completion needs this process to move its own pending
+       * traffic: Open MPI's TCP transport progresses only inside MPI calls
+       * (a rendezvous, a full socket buffer). An Iprobe that matches nothing
+       * we would misread (it never receives) keeps that engine turning. */
+      if (s->progress != MPI_COMM_NULL && (spins - 512) % YIELDS_PER_PROBE == 0) {
+        int flag = 0;
+        MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, s->progress, &flag, MPI_STATUS_IGNORE);
+      }
     }
   }
 }
 
-static void unavailable(tcoll_comm *c, const char *why) {
-  snprintf(c->shm_unavailable, sizeof c->shm_unavailable, "%s", why);
-}
-
-/* Every set-up step ends here: the ranks agree on whether all of them
- * succeeded, so that none goes on to a collective (or frees one) alone. An
- * MPI failure of the agreement itself counts as failure. */
+/* Every set-up step ends here: the ranks of the whole communicator agree on
+ * whether all of them succeeded, so that none goes on to a collective (or
+ * frees one) alone. An MPI failure of the agreement itself counts as
+ * failure. */
 static int all_agree(tcoll_comm *c, int ok) {
   int all = 0;
   if (MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, c->mpi) != MPI_SUCCESS) return 0;
   return all;
 }
 
-tcoll_status tcoll__shm_setup(tcoll_comm *c) {
-  if (c->num_nodes > 1) {
-    snprintf(c->shm_unavailable, sizeof c->shm_unavailable, "ranks span %d nodes", c->num_nodes);
-    return TCOLL_OK;
-  }
-  if (c->size == 1) return TCOLL_OK; /* nothing to share; the algorithm copies */
+static void segment_free(tcoll_shm *s) {
+  if (!s) return;
+  if (s->win != MPI_WIN_NULL) MPI_Win_free(&s->win);
+  if (s->node_comm != MPI_COMM_NULL) MPI_Comm_free(&s->node_comm);
+  free(s->control);
+  free(s->slots);
+  free(s);
+}
+
+/* Collective over c->mpi: every rank builds the segment of its node, the
+ * ranks with c->node equal to its own (in rank order, so segment ranks are
+ * local ranks). Returns it on every rank, or NULL on every rank with the
+ * reason in why. `apart` names the failure of the shared-memory test. */
+static tcoll_shm *segment_create(tcoll_comm *c, const char *apart, char *why, size_t whylen) {
   tcoll_shm *s = calloc(1, sizeof *s);
   if (s) {
     s->node_comm = MPI_COMM_NULL;
     s->win = MPI_WIN_NULL;
-    s->size = c->size;
-    s->rank = c->rank;
+    s->progress = MPI_COMM_NULL;
+    s->size = c->local_size;
+    s->rank = c->local_rank;
     s->chunk_bytes = c->shm_chunk_bytes;
-    s->control = calloc((size_t)c->size, sizeof *s->control);
-    s->slots = calloc((size_t)c->size, sizeof *s->slots);
+    s->control = calloc((size_t)c->local_size, sizeof *s->control);
+    s->slots = calloc((size_t)c->local_size, sizeof *s->slots);
   }
-  c->shm = s; /* so that tcoll__shm_free can undo a partial set-up */
   if (!all_agree(c, s && s->control && s->slots)) {
-    unavailable(c, "out of memory for the segment tables");
+    snprintf(why, whylen, "out of memory for the segment tables");
     goto fail;
   }
   /* The chunk size shapes every call's schedule: ranks must agree on it. */
   unsigned long long chunk[2] = {c->shm_chunk_bytes, ~(unsigned long long)c->shm_chunk_bytes};
   if (MPI_Allreduce(MPI_IN_PLACE, chunk, 2, MPI_UNSIGNED_LONG_LONG, MPI_MAX, c->mpi) != MPI_SUCCESS ||
       chunk[0] != ~chunk[1]) {
-    unavailable(c, "TCOLL_SHM_CHUNK_BYTES differs between ranks");
+    snprintf(why, whylen, "TCOLL_SHM_CHUNK_BYTES differs between ranks");
     goto fail;
   }
-  /* num_nodes == 1 may be emulated (TCOLL_RANKS_PER_NODE >= size) on a job
-   * that really spans hosts: only a shared split covering every rank proves
-   * one node. Ordering by rank keeps node ranks equal to communicator ranks. */
-  int err = MPI_Comm_split_type(c->mpi, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &s->node_comm);
-  int node_size = 0;
-  if (err == MPI_SUCCESS) MPI_Comm_size(s->node_comm, &node_size);
-  if (!all_agree(c, err == MPI_SUCCESS && node_size == c->size)) {
-    unavailable(c, "the ranks do not all share one node");
+  /* The node split may be emulated (TCOLL_RANKS_PER_NODE) on a job that
+   * really spans hosts: only a shared split covering the node's ranks proves
+   * they share memory. Keyed by rank: node ranks stay in rank order. */
+  int err = MPI_Comm_split(c->mpi, c->node, c->rank, &s->node_comm);
+  if (err != MPI_SUCCESS) s->node_comm = MPI_COMM_NULL;
+  MPI_Comm shared = MPI_COMM_NULL;
+  int shared_size = 0;
+  if (err == MPI_SUCCESS) err = MPI_Comm_split_type(s->node_comm, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &shared);
+  if (err == MPI_SUCCESS) {
+    MPI_Comm_size(shared, &shared_size);
+    MPI_Comm_free(&shared);
+  }
+  if (!all_agree(c, err == MPI_SUCCESS && shared_size == c->local_size)) {
+    snprintf(why, whylen, "%s", apart);
     goto fail;
   }
   MPI_Info info;
@@ -95,7 +122,7 @@ tcoll_status tcoll__shm_setup(tcoll_comm *c) {
    * it failed on some ranks only, the others still free their window below,
    * which is the best a partial collective failure allows. */
   if (!all_agree(c, err == MPI_SUCCESS)) {
-    unavailable(c, "MPI_Win_allocate_shared failed");
+    snprintf(why, whylen, "MPI_Win_allocate_shared failed");
     goto fail;
   }
   MPI_Win_set_errhandler(s->win, MPI_ERRORS_RETURN);
@@ -113,23 +140,33 @@ tcoll_status tcoll__shm_setup(tcoll_comm *c) {
   }
   /* also the barrier after which every owner has zeroed its counters */
   if (!all_agree(c, ok)) {
-    unavailable(c, "MPI_Win_shared_query failed");
+    snprintf(why, whylen, "MPI_Win_shared_query failed");
     goto fail;
   }
-  return TCOLL_OK;
+  return s;
 fail:
-  /* Not an error: the communicator works without shm; check() says why. */
-  tcoll__shm_free(c);
+  /* Not an error: the communicator works without it; check() says why. */
+  segment_free(s);
+  return NULL;
+}
+
+tcoll_status tcoll__shm_setup(tcoll_comm *c) {
+  if (c->num_nodes > 1) {
+    snprintf(c->shm_unavailable, sizeof c->shm_unavailable, "ranks span %d nodes", c->num_nodes);
+    c->node_shm = segment_create(c, "the ranks of a node do not share memory", c->node_shm_unavailable,
+                                 sizeof c->node_shm_unavailable);
+    if (c->node_shm) c->node_shm->progress = c->mpi;
+    return TCOLL_OK;
+  }
+  snprintf(c->node_shm_unavailable, sizeof c->node_shm_unavailable, "one node (its segment is the shm one)");
+  if (c->size == 1) return TCOLL_OK; /* nothing to share; the algorithms copy */
+  c->shm = segment_create(c, "the ranks do not all share one node", c->shm_unavailable, sizeof c->shm_unavailable);
   return TCOLL_OK;
 }
 
 void tcoll__shm_free(tcoll_comm *c) {
-  tcoll_shm *s = c->shm;
-  if (!s) return;
-  if (s->win != MPI_WIN_NULL) MPI_Win_free(&s->win);
-  if (s->node_comm != MPI_COMM_NULL) MPI_Comm_free(&s->node_comm);
-  free(s->control);
-  free(s->slots);
-  free(s);
+  segment_free(c->shm);
   c->shm = NULL;
+  segment_free(c->node_shm);
+  c->node_shm = NULL;
 }

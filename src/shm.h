@@ -35,11 +35,18 @@ struct tcoll_shm {
   tcoll_shm_control **control; /* [size]: each rank's control block */
   unsigned char **slots;       /* [size]: each rank's two slots, back to back */
   uint64_t next_chunk;         /* sequence number of the next chunk (same on every rank) */
+  /* MPI_COMM_NULL for a single-node communicator. On a node segment of a
+   * multi-node communicator: that communicator, probed while waiting (see
+   * tcoll__shm_wait_all). */
+  MPI_Comm progress;
 };
 
 /* Collective over c->mpi at create. Sets c->shm when every rank of a
  * single-node communicator got its segment; otherwise leaves it NULL and
- * records why in c->shm_unavailable (identical on every rank). */
+ * records why in c->shm_unavailable (identical on every rank). On a
+ * communicator that spans several nodes, sets c->node_shm instead: one
+ * segment per node, over that node's ranks in rank order, or NULL on every
+ * rank with the reason in c->node_shm_unavailable. */
 tcoll_status tcoll__shm_setup(tcoll_comm *c);
 void tcoll__shm_free(tcoll_comm *c);
 
@@ -51,7 +58,8 @@ static inline unsigned char *tcoll__shm_slot(const tcoll_shm *s, int rank, uint6
  * visible to whoever acquires it). */
 void tcoll__shm_signal(tcoll_shm *s, int counter, uint64_t value);
 /* Waits until every rank's counter is at least value (acquire). Spins
- * briefly, then yields, so oversubscribed ranks still make progress. */
+ * briefly, then yields, so oversubscribed ranks still make progress; on a
+ * node segment also drives MPI's progress engine now and then. */
 void tcoll__shm_wait_all(const tcoll_shm *s, int counter, uint64_t value);
 
 #endif

@@ -183,6 +183,19 @@ struct tcoll_comm {
   int local_rank;  /* rank within its node */
   int local_size;  /* ranks on this node */
   int *node_of_rank; /* [size]; identical on every rank */
+  /* Node tables (comm.c, split_nodes), identical on every rank: node i's
+   * ranks, ascending, are node_members[node_first[i] .. node_first[i+1]);
+   * local_of_rank[r] is r's index among them. min_local_size is the smallest
+   * node: the hierarchical allreduce cuts each chunk into that many slices,
+   * so every slice has exactly one owner on every node. */
+  int *node_first;    /* [num_nodes + 1] */
+  int *node_members;  /* [size] */
+  int *local_of_rank; /* [size] */
+  int min_local_size;
+  /* The ranks that own this rank's slice (local index local_rank) on every
+   * node, in node order: its inter-node group. [num_nodes], NULL when
+   * local_rank >= min_local_size (this rank owns no slice). */
+  int *slice_group;
   tcoll_cost_model model;
   size_t segment_bytes;
   bool fallback_is_error;
@@ -201,6 +214,11 @@ struct tcoll_comm {
   /* shared segment of a single-node communicator (shm.h), or NULL and why */
   tcoll_shm *shm;
   char shm_unavailable[128];
+  /* segment of this rank's node when the communicator spans several nodes
+   * (NULL: one node, or not set up on every rank; node_shm_unavailable
+   * says why, identical on every rank) */
+  tcoll_shm *node_shm;
+  char node_shm_unavailable[128];
   size_t shm_chunk_bytes;
   /* topology (topology.c): [size], identical on every rank; NULL when not
    * detected (then every pair on a node is charged at TCOLL_LEVEL_NODE) */
@@ -283,6 +301,7 @@ typedef struct tcoll_algorithm {
   X(tcoll__allreduce_rabenseifner)                                                         \
   X(tcoll__allreduce_binomial_tree)                                                        \
   X(tcoll__allreduce_shm)                                                                  \
+  X(tcoll__allreduce_hierarchical)                                                         \
   X(tcoll__reduce_scatter_ring)                                                            \
   X(tcoll__reduce_scatter_recursive_halving)                                               \
   X(tcoll__reduce_scatter_pairwise)                                                        \
@@ -335,12 +354,19 @@ void tcoll__explain(const tcoll_comm *c, const tcoll_call *call, char *buf, size
 /* Largest single MPI message tcoll sends: keeps counts inside MPI's int. */
 #define TCOLL_MAX_MESSAGE_BYTES ((size_t)1 << 30)
 #define TCOLL_TAG 7 /* all traffic is on the private dup, in call order */
+/* The inter-node phase of the hierarchical allreduce: its own tag, so that
+ * its messages can never match another schedule's even if one were ever
+ * run concurrently on the same pair of ranks. */
+#define TCOLL_TAG_INTER_NODE 8
 
 tcoll_status tcoll__send(tcoll_comm *c, const void *buf, size_t bytes, int dest);
 tcoll_status tcoll__recv(tcoll_comm *c, void *buf, size_t bytes, int src);
 /* Sends sbytes to dest while receiving rbytes from src (either may be 0). */
 tcoll_status tcoll__sendrecv(tcoll_comm *c, const void *sbuf, size_t sbytes, int dest, void *rbuf,
                              size_t rbytes, int src);
+/* The same with a tag other than TCOLL_TAG. */
+tcoll_status tcoll__sendrecv_tag(tcoll_comm *c, const void *sbuf, size_t sbytes, int dest, void *rbuf,
+                                 size_t rbytes, int src, int tag);
 
 /* Pointer arithmetic in elements. */
 static inline void *tcoll__at(void *base, size_t elements, size_t elem_size) {

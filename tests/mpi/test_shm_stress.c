@@ -1,10 +1,14 @@
 /*
- * Stress of the shared-memory allreduce: thousands of back-to-back calls of
- * varying sizes, dtypes and in-place modes on two communicators used
- * alternately (one with 256-byte chunks), every result checked exactly on
- * every rank. Flag and slot reuse across calls and communicators is where
- * such code breaks; a lost or early signal shows as a wrong element or a
- * hang (caught by the meson timeout).
+ * Stress of the shared-memory allreduces (shm, hierarchical): thousands of
+ * back-to-back calls of varying sizes, dtypes and in-place modes on two
+ * communicators used alternately (one with 256-byte chunks), every result
+ * checked exactly on every rank. Flag and slot reuse across calls and
+ * communicators is where such code breaks; a lost or early signal shows as
+ * a wrong element or a hang (caught by the meson timeout).
+ *
+ * Arguments: [iterations [algorithm]] (default shm). Run with
+ * TCOLL_FALLBACK=error, a forced algorithm that declines fails every call
+ * instead of quietly testing another one.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +25,8 @@ static const size_t sizes[] = {1, 2, 3, 7, 64, 255, 1024, 2047, 2048, 2049, 4097
 /* Small integers: sums over <= 8 ranks are exact in float32 too. */
 static int32_t input(int rank, size_t i, int it) { return (int32_t)(((size_t)rank * 31 + i + (size_t)it) % 17); }
 
+static const char *algorithm = "shm";
+
 static tcoll_comm *create(const char *chunk) {
   tcoll_comm *c = NULL;
   if (chunk) setenv("TCOLL_SHM_CHUNK_BYTES", chunk, 1);
@@ -31,7 +37,10 @@ static tcoll_comm *create(const char *chunk) {
   unsetenv("TCOLL_SHM_CHUNK_BYTES");
   /* forced, with the default fallback: under TCOLL_RANKS_PER_NODE the
    * emulated nodes make shm decline and the automatic choice runs instead */
-  tcoll_comm_set_algorithm(c, TCOLL_ALLREDUCE, "shm");
+  if (tcoll_comm_set_algorithm(c, TCOLL_ALLREDUCE, algorithm) != TCOLL_OK) {
+    fprintf(stderr, "%s\n", tcoll_last_error());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
   return c;
 }
 
@@ -42,6 +51,7 @@ int main(int argc, char **argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &p);
   /* fewer when oversubscribed: every wait then costs a context switch */
   const int iterations = argc > 1 ? atoi(argv[1]) : DEFAULT_ITERATIONS;
+  if (argc > 2) algorithm = argv[2];
   tcoll_comm *comms[2] = {create(NULL), create("256")};
   const size_t max = sizes[NUM_SIZES - 1];
   int32_t *send = malloc(max * 4), *recv = malloc((max + 16) * 4);
@@ -87,7 +97,7 @@ int main(int argc, char **argv) {
   MPI_Allreduce(&failed, &all_failed, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
   MPI_Allreduce(&checked, &all_checked, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
   if (rank == 0)
-    printf("shm stress: %d ranks, %d calls, %ld elements checked, last ran %s\n%ld passed, %ld failed\n", p,
+    printf("%s stress: %d ranks, %d calls, %ld elements checked, last ran %s\n%ld passed, %ld failed\n", algorithm, p,
            iterations, all_checked, tcoll_last_algorithm(comms[0], TCOLL_ALLREDUCE), all_checked - all_failed,
            all_failed);
   tcoll_comm_destroy(comms[1]);

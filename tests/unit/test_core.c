@@ -308,8 +308,8 @@ END_TEST
 
 START_TEST(test_registry) {
   /* the names of DESIGN.md, in registry order */
-  static const char *const expected[TCOLL_NUM_COLLS][6] = {
-      [TCOLL_ALLREDUCE] = {"ring", "recursive_doubling", "rabenseifner", "binomial_tree", "shm"},
+  static const char *const expected[TCOLL_NUM_COLLS][7] = {
+      [TCOLL_ALLREDUCE] = {"ring", "recursive_doubling", "rabenseifner", "binomial_tree", "shm", "hierarchical"},
       [TCOLL_REDUCE_SCATTER] = {"ring", "recursive_halving", "pairwise"},
       [TCOLL_ALLGATHER] = {"ring", "recursive_doubling", "bruck"},
       [TCOLL_BCAST] = {"binomial_tree", "scatter_allgather"},
@@ -317,7 +317,7 @@ START_TEST(test_registry) {
   };
   for (int coll = 0; coll < TCOLL_NUM_COLLS; coll++) {
     size_t n = tcoll_algorithm_count((tcoll_coll)coll), want = 0;
-    while (want < 6 && expected[coll][want]) want++;
+    while (want < 7 && expected[coll][want]) want++;
     ck_assert_uint_eq(n, want);
     for (size_t i = 0; i < n; i++) {
       const char *name = tcoll_algorithm_name((tcoll_coll)coll, i);

@@ -1,0 +1,105 @@
+/*
+ * The data path through a shared segment (src/shm.h), shared by the shm
+ * allreduce (one node, every rank a slice) and the hierarchical one (a
+ * node's segment, min-local-size slices, an inter-node hook per slice).
+ *
+ * One chunk, three phases separated by "every rank got here" waits on the
+ * segment's monotonic counters:
+ *
+ *   1 copy in:  each rank copies chunk c of its input into its slot c % 2
+ *   2 reduce:   rank i < slices reduces slice i of the chunk over all slots,
+ *               in rank order, into its recvbuf; runs the hook on it; and
+ *               writes it back into its own slot
+ *   3 copy out: each rank copies every other slice from its owner's slot
+ *
+ * Two slots per rank let a fast rank copy in chunk c+1 while others still
+ * copy out chunk c; it refills slot c % 2 (chunk c+2) only once every rank
+ * has consumed chunk c.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "patterns.h"
+#include "shm.h"
+
+const double tcoll__shm_wait_seconds = 0.1e-6;
+const double tcoll__shm_traffic_seconds_per_byte = 1.0 / 20e9;
+
+double tcoll__shm_conversion_seconds_per_byte(const tcoll_comm *c, const tcoll_call *call) {
+  const double extra = c->model.gamma[tcoll__gamma_class(call->dtype)] - c->model.gamma[TCOLL_GAMMA_FLOAT];
+  return extra > 0 ? extra : 0;
+}
+
+/* Per rank that owns a slice, g = ceil(n / S) chunks, k ranks, m slices:
+ * 3 waits per chunk, and bytes read or written: copy in 2n, read k slices
+ * of n/m, write its slice twice (recvbuf and slot), copy the other m-1
+ * slices out (read and write). With k = m = p this is shm's large path. */
+double tcoll__cost_shm_sliced(const tcoll_comm *c, const tcoll_call *call, int ranks, int slices) {
+  const double k = ranks, m = slices, n = (double)call->bytes;
+  const double chunks = ceil(n / (double)c->shm_chunk_bytes);
+  const double traffic = 2 * n + k * n / m + 2 * n / m + 2 * n * (m - 1) / m;
+  return 3 * chunks * tcoll__shm_wait_seconds + traffic * tcoll__shm_traffic_seconds_per_byte +
+         (k - 1) / m * n * tcoll__shm_conversion_seconds_per_byte(c, call);
+}
+
+void tcoll__shm_copy_in(tcoll_shm *s, uint64_t chunk, const void *src, size_t bytes) {
+  tcoll__shm_wait_all(s, TCOLL_SHM_CONSUMED, chunk >= 1 ? chunk - 1 : 0);
+  memcpy(tcoll__shm_slot(s, s->rank, chunk), src, bytes);
+  tcoll__shm_signal(s, TCOLL_SHM_WRITTEN, chunk + 1);
+  tcoll__shm_wait_all(s, TCOLL_SHM_WRITTEN, chunk + 1);
+}
+
+void tcoll__shm_reduce_slots(const tcoll_shm *s, const tcoll_call *call, uint64_t chunk, size_t first, size_t n,
+                             void *out) {
+  const size_t es = call->elem_size;
+  if (s->size == 1) { /* a node of one rank (hierarchical): its input is the sum */
+    memcpy(out, tcoll__shm_slot(s, 0, chunk) + first * es, n * es);
+    return;
+  }
+  tcoll__reduce(call->dtype, call->op, out, tcoll__shm_slot(s, 0, chunk) + first * es,
+                tcoll__shm_slot(s, 1, chunk) + first * es, n);
+  for (int q = 2; q < s->size; q++)
+    tcoll__reduce(call->dtype, call->op, out, out, tcoll__shm_slot(s, q, chunk) + first * es, n);
+}
+
+/* One chunk of `n` elements starting at element `offset` of the vector. */
+static tcoll_status sliced_chunk(tcoll_comm *c, tcoll_shm *s, const tcoll_call *call, int slices, size_t offset,
+                                 size_t n, tcoll_shm_slice_hook hook, void *arg) {
+  const size_t es = call->elem_size;
+  const int me = s->rank;
+  const uint64_t chunk = s->next_chunk++;
+  unsigned char *out = (unsigned char *)call->recvbuf + offset * es;
+  tcoll_status status = TCOLL_OK;
+  tcoll__shm_copy_in(s, chunk, (const unsigned char *)call->sendbuf + offset * es, n * es);
+  if (me < slices) {
+    const size_t mine = tcoll__block_offset(n, slices, me), mine_n = tcoll__block_count(n, slices, me);
+    if (mine_n > 0) {
+      tcoll__shm_reduce_slots(s, call, chunk, mine, mine_n, out + mine * es);
+      if (hook) status = hook(c, call, out + mine * es, mine_n, arg);
+      memcpy(tcoll__shm_slot(s, me, chunk) + mine * es, out + mine * es, mine_n * es);
+    }
+  }
+  tcoll__shm_signal(s, TCOLL_SHM_REDUCED, chunk + 1);
+  tcoll__shm_wait_all(s, TCOLL_SHM_REDUCED, chunk + 1);
+  for (int q = 0; q < slices; q++) {
+    if (q == me) continue;
+    const size_t first = tcoll__block_offset(n, slices, q);
+    memcpy(out + first * es, tcoll__shm_slot(s, q, chunk) + first * es, tcoll__block_count(n, slices, q) * es);
+  }
+  tcoll__shm_signal(s, TCOLL_SHM_CONSUMED, chunk + 1);
+  return status;
+}
+
+tcoll_status tcoll__shm_sliced_allreduce(tcoll_comm *c, tcoll_shm *s, const tcoll_call *call, int slices,
+                                         tcoll_shm_slice_hook hook, void *arg) {
+  const size_t chunk_elems = s->chunk_bytes / call->elem_size;
+  tcoll_status status = TCOLL_OK;
+  for (size_t offset = 0; offset < call->count; offset += chunk_elems) {
+    const size_t n = call->count - offset < chunk_elems ? call->count - offset : chunk_elems;
+    /* after a failed hook the others are still in this schedule: keep the
+     * local phases going, without further inter-node traffic */
+    tcoll_status st = sliced_chunk(c, s, call, slices, offset, n, status == TCOLL_OK ? hook : NULL, arg);
+    if (status == TCOLL_OK) status = st;
+  }
+  return status;
+}
