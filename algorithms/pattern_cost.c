@@ -1,6 +1,9 @@
 /* Cost helpers shared by every algorithm's cost(): the α-β-γ model, each
  * step charged at the farthest link level its messages cross (a step ends
- * when its slowest message arrives). */
+ * when its slowest message arrives). A step that crosses the network is
+ * charged for the link its node's ranks share: β times the number of them
+ * sending off-node at once (tcoll__network_sharers). A ring has one such
+ * rank per node; recursive doubling at distances >= the node size has all. */
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -13,14 +16,20 @@ double tcoll__cost_messages(const tcoll_comm *c, double messages, double bytes) 
   return messages * l->alpha + bytes * l->beta;
 }
 
+/* A step at `level`: the network's β is shared by the node's senders. */
+static double step_cost(const tcoll_comm *c, tcoll_level level, int distance, bool xor_pairs, double messages,
+                        double bytes) {
+  const tcoll_link_model *l = &c->model.level[level];
+  const double sharers = level == TCOLL_LEVEL_NETWORK ? tcoll__network_sharers(c, distance, xor_pairs) : 1;
+  return messages * l->alpha + bytes * sharers * l->beta;
+}
+
 double tcoll__cost_at(const tcoll_comm *c, int distance, double messages, double bytes) {
-  const tcoll_link_model *l = &c->model.level[tcoll__level_at_distance(c, distance)];
-  return messages * l->alpha + bytes * l->beta;
+  return step_cost(c, tcoll__level_at_distance(c, distance), distance, false, messages, bytes);
 }
 
 static double cost_xor(const tcoll_comm *c, int distance, double messages, double bytes) {
-  const tcoll_link_model *l = &c->model.level[tcoll__level_at_xor(c, distance)];
-  return messages * l->alpha + bytes * l->beta;
+  return step_cost(c, tcoll__level_at_xor(c, distance), distance, true, messages, bytes);
 }
 
 double tcoll__cost_each_round(const tcoll_comm *c, int rounds, double messages, double bytes) {

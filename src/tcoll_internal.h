@@ -261,6 +261,11 @@ tcoll_level tcoll__level_at_distance(const tcoll_comm *c, int distance);
  * doubling and halving, binomial trees rooted at 0; folded groups and other
  * roots are approximated by it). */
 tcoll_level tcoll__level_at_xor(const tcoll_comm *c, int distance);
+/* In a step where every rank r sends to r + distance (mod p), or to r XOR
+ * distance (xor_pairs): how many ranks of the busiest node send off-node at
+ * once. They share that node's network link, so each of their bytes costs
+ * that many times the network β (1 when nothing crosses). */
+int tcoll__network_sharers(const tcoll_comm *c, int distance, bool xor_pairs);
 /* The farthest level any two ranks of the communicator are apart. */
 tcoll_level tcoll__span_level(const tcoll_comm *c);
 

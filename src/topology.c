@@ -134,3 +134,24 @@ tcoll_level tcoll__span_level(const tcoll_comm *c) {
   }
   return worst;
 }
+
+/* Whether rank r's message in the step crosses to another node. */
+static int crosses(const tcoll_comm *c, int r, int distance, bool xor_pairs) {
+  const int q = xor_pairs ? (r ^ distance) : (r + distance) % c->size;
+  return q < c->size && c->node_of_rank[q] != c->node_of_rank[r];
+}
+
+int tcoll__network_sharers(const tcoll_comm *c, int distance, bool xor_pairs) {
+  if (!c->node_of_rank || c->num_nodes <= 1 || c->size <= 1) return 1;
+  distance = xor_pairs ? distance : distance % c->size;
+  int worst = 1;
+  for (int i = 0; i < c->num_nodes; i++) {
+    int n = 0;
+    if (c->node_first) /* a real communicator: its node tables */
+      for (int k = c->node_first[i]; k < c->node_first[i + 1]; k++) n += crosses(c, c->node_members[k], distance, xor_pairs);
+    else /* tables built by hand (tests, tcoll-info offline) */
+      for (int r = 0; r < c->size; r++) n += c->node_of_rank[r] == i && crosses(c, r, distance, xor_pairs);
+    if (n > worst) worst = n;
+  }
+  return worst;
+}

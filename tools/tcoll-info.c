@@ -107,6 +107,9 @@ static int build_job(offline_job *job, long nodes, long rpn, const char *xml) {
   job->segment.size = (int)rpn;
   job->segment.chunk_bytes = c->shm_chunk_bytes;
   c->shm = &job->segment;
+  c->min_local_size = (int)rpn;
+  /* several nodes: each would have its own segment (hierarchical) */
+  if (nodes > 1) c->node_shm = &job->segment;
   job->node_of_rank = malloc(sizeof(int) * (size_t)c->size);
   if (!job->node_of_rank) return 1;
   for (int r = 0; r < c->size; r++) job->node_of_rank[r] = r / (int)rpn;

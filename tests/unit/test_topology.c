@@ -206,10 +206,16 @@ START_TEST(test_costs_per_level) {
   ck_assert_double_eq_tol(cost(&g, TCOLL_ALLREDUCE, "recursive_doubling", 1024), 1 + 10, 1e-9);
   ck_assert_double_eq_tol(cost(&g, TCOLL_ALLREDUCE, "ring", 1024), 6 * 10, 1e-9);
   /* bytes: β = 1 at the network only: the doubling allgather's last round
-   * (distance 4) carries 4 of its 7 blocks across the network */
+   * (distance 4) carries 4 of its 7 blocks across the network, from all 4
+   * ranks of a node at once through its one link (4 sharers); the ring has
+   * one rank per node crossing at every step */
   for (int l = 0; l < TCOLL_NUM_LEVELS; l++) f.c.model.level[l] = (tcoll_link_model){0, 0};
   f.c.model.level[TCOLL_LEVEL_NETWORK].beta = 1;
-  ck_assert_double_eq_tol(cost(&f, TCOLL_ALLGATHER, "recursive_doubling", 1024), 4 * 1024, 1e-6);
+  ck_assert_int_eq(tcoll__network_sharers(&f.c, 4, true), 4);
+  ck_assert_int_eq(tcoll__network_sharers(&f.c, 1, false), 1);
+  ck_assert_int_eq(tcoll__network_sharers(&f.c, 2, false), 2);
+  ck_assert_int_eq(tcoll__network_sharers(&f.c, 1, true), 1); /* nothing crosses */
+  ck_assert_double_eq_tol(cost(&f, TCOLL_ALLGATHER, "recursive_doubling", 1024), 4 * 4 * 1024, 1e-6);
   ck_assert_double_eq_tol(cost(&f, TCOLL_ALLGATHER, "ring", 1024), 7 * 1024, 1e-6);
 }
 END_TEST
