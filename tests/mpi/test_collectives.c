@@ -68,7 +68,7 @@ typedef struct coll_spec {
   int rooted;                /* loop over roots */
   int variants;              /* 2: out of place and in place; 1: a single buffer */
   size_t max_count;          /* keeps the suite fast */
-  const char *segmented[3];  /* algorithms also run with tiny segments/chunks (NULL-ended) */
+  const char *segmented[4];  /* algorithms also run with tiny segments/chunks (NULL-ended) */
   void (*setup)(const test_case *k, buffers *x);
   tcoll_status (*invoke)(const test_case *k, const buffers *x);
   /* Checks this rank's result; returns 1 on pass. */
@@ -237,7 +237,7 @@ static int reduce_check(const test_case *k, const buffers *x, char *msg, size_t 
 }
 
 static const coll_spec specs[] = {
-    {TCOLL_ALLREDUCE, "allreduce", 1, 0, 2, (size_t)-1, {"ring", "shm", NULL}, allreduce_setup, allreduce_invoke,
+    {TCOLL_ALLREDUCE, "allreduce", 1, 0, 2, (size_t)-1, {"ring", "shm", "hierarchical", NULL}, allreduce_setup, allreduce_invoke,
      allreduce_check, replicated_recv},
     {TCOLL_REDUCE_SCATTER, "reduce_scatter", 1, 0, 2, 65537, {"ring", NULL}, reduce_scatter_setup,
      reduce_scatter_invoke, reduce_scatter_check, NULL},
@@ -250,8 +250,15 @@ static const coll_spec specs[] = {
 
 /* The test's own knowledge of which forced algorithms must decline at this
  * size (independent of the library's check()). */
+static int emulated_nodes(void) {
+  const char *v = getenv("TCOLL_RANKS_PER_NODE");
+  long k = v ? strtol(v, NULL, 10) : 0;
+  return k > 0 ? (int)((P + k - 1) / k) : 1; /* one host: real nodes are one */
+}
+
 static const char *expected_decline(tcoll_coll coll, const char *algo) {
   int pow2 = (P & (P - 1)) == 0;
+  if (coll == TCOLL_ALLREDUCE && algo && strcmp(algo, "shm") == 0 && emulated_nodes() > 1) return "nodes";
   if (coll == TCOLL_ALLGATHER && algo && strcmp(algo, "recursive_doubling") == 0 && !pow2)
     return "power-of-two";
   return NULL;
@@ -374,12 +381,30 @@ typedef struct {
 static job jobs[64];
 static int njobs;
 
+/* Whether `name` is in the comma-separated `list` (NULL or empty: all). */
+static int listed(const char *list, const char *name) {
+  if (!list || !*list) return 1;
+  const size_t n = strlen(name);
+  for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+    if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0')) return 1;
+  return 0;
+}
+
+/* TCOLL_TEST_COLLS and TCOLL_TEST_ALGOS (comma-separated names, "auto" for
+ * the automatic choice) narrow the matrix: the emulated-node runs repeat
+ * only what the node split changes, to keep the suite short. */
 static void build_jobs(void) {
+  const char *colls = getenv("TCOLL_TEST_COLLS"), *algos = getenv("TCOLL_TEST_ALGOS");
   for (size_t s = 0; s < NUM_SPECS; s++) {
+    if (!listed(colls, specs[s].name)) continue;
     int nalgs = (int)tcoll_algorithm_count(specs[s].coll);
     int nseg = 0;
     while (specs[s].segmented[nseg]) nseg++;
-    for (int a = -1; a < nalgs + nseg; a++) jobs[njobs++] = (job){&specs[s], a};
+    for (int a = -1; a < nalgs + nseg; a++) {
+      const char *name = a < 0 ? "auto" : a < nalgs ? tcoll_algorithm_name(specs[s].coll, (size_t)a)
+                                                    : specs[s].segmented[a - nalgs];
+      if (listed(algos, name)) jobs[njobs++] = (job){&specs[s], a};
+    }
   }
 }
 
@@ -495,6 +520,11 @@ int main(int argc, char **argv) {
   unsetenv("TCOLL_SHM_CHUNK_BYTES");
   comm_fail = create_or_die("TCOLL_FALLBACK", "error");
   build_jobs();
+  if (njobs == 0) {
+    if (R == 0) fprintf(stderr, "TCOLL_TEST_COLLS / TCOLL_TEST_ALGOS select no test\n");
+    MPI_Finalize();
+    return EXIT_FAILURE;
+  }
 
   Suite *s = suite_create("collectives");
   TCase *tc = tcase_create("matrix");
