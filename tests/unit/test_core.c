@@ -306,6 +306,52 @@ START_TEST(test_shm_selection) {
 }
 END_TEST
 
+/* hierarchical: declines without node segments, saying why; on one node it
+ * costs exactly shm's large path (so shm, registered first, wins the tie);
+ * across nodes its inter-node term is counted by hand below. */
+START_TEST(test_hierarchical_cost) {
+  tcoll_comm one = fake_comm(4, 1, tcoll__default_cost_model.level[TCOLL_LEVEL_NODE]);
+  one.model = tcoll__default_cost_model;
+  one.shm_chunk_bytes = 1 << 19;
+  one.shm = (tcoll_shm *)&one; /* check() and cost() never touch it */
+  tcoll_call large = float_call(4 << 20);
+  const tcoll_algorithm *h = tcoll__algorithm_find(TCOLL_ALLREDUCE, "hierarchical");
+  ck_assert_ptr_nonnull(h);
+  char why[192] = "";
+  ck_assert(h->check(&one, &large, why, sizeof why));
+  ck_assert_double_eq(h->cost(&one, &large), tcoll__allreduce_shm.cost(&one, &large));
+  const tcoll_algorithm *a = NULL;
+  tcoll_choice_source src;
+  ck_assert_int_eq(tcoll__select(&one, &large, &a, &src), TCOLL_OK);
+  ck_assert_str_eq(a->name, "shm");
+
+  /* 4 nodes x 2 ranks, one chunk */
+  tcoll_comm c = fake_comm(8, 4, (tcoll_link_model){0, 0});
+  for (int k = 0; k < TCOLL_NUM_GAMMA_CLASSES; k++) c.model.gamma[k] = 0;
+  c.shm_chunk_bytes = 1 << 20;
+  c.min_local_size = c.max_local_size = 2;
+  snprintf(c.node_shm_unavailable, sizeof c.node_shm_unavailable, "the ranks of a node do not share memory");
+  tcoll_call call = float_call(256); /* 1024 bytes, slices of 512 */
+  ck_assert(!h->check(&c, &call, why, sizeof why));
+  ck_assert_str_eq(why, "no node segments: the ranks of a node do not share memory");
+  c.node_shm = (tcoll_shm *)&c;
+  ck_assert(h->check(&c, &call, why, sizeof why));
+  const double intra = tcoll__cost_shm_sliced(&c, &call, 2, 2);
+  /* α = 1: ring 2(N-1) = 6 messages, doubling log2 4 = 2: doubling */
+  c.model.level[TCOLL_LEVEL_NETWORK] = (tcoll_link_model){1, 0};
+  ck_assert_double_eq_tol(h->cost(&c, &call) - intra, 2, 1e-9);
+  /* β = 1: the 2 owners of a node share its link. Ring 2 (3/4) 512 x 2 =
+   * 1536 bytes, doubling 2 x 512 x 2 = 2048: ring */
+  c.model.level[TCOLL_LEVEL_NETWORK] = (tcoll_link_model){0, 1};
+  ck_assert_double_eq_tol(h->cost(&c, &call) - intra, 1536, 1e-9);
+  /* 3 nodes, α = 1: ring 4, doubling 1 round + the fold's 2: 3 */
+  c.num_nodes = 3;
+  c.size = 6;
+  c.model.level[TCOLL_LEVEL_NETWORK] = (tcoll_link_model){1, 0};
+  ck_assert_double_eq_tol(h->cost(&c, &call) - intra, 3, 1e-9);
+}
+END_TEST
+
 START_TEST(test_registry) {
   /* the names of DESIGN.md, in registry order */
   static const char *const expected[TCOLL_NUM_COLLS][7] = {
@@ -411,6 +457,7 @@ int main(void) {
   tcase_add_test(tc, test_validation_without_mpi);
   tcase_add_test(tc, test_registry);
   tcase_add_test(tc, test_shm_selection);
+  tcase_add_test(tc, test_hierarchical_cost);
   tcase_add_test(tc, test_checks_and_root);
   tcase_add_test(tc, test_parse_bytes);
   tcase_add_test(tc, test_explain_text);
