@@ -243,8 +243,8 @@ static const coll_spec specs[] = {
      reduce_scatter_invoke, reduce_scatter_check, NULL},
     {TCOLL_ALLGATHER, "allgather", 0, 0, 2, 65537, {NULL}, allgather_setup, allgather_invoke,
      allgather_check, replicated_recv},
-    {TCOLL_BCAST, "bcast", 0, 1, 1, 65537, {NULL}, bcast_setup, bcast_invoke, bcast_check, replicated_recv},
-    {TCOLL_REDUCE, "reduce", 1, 1, 2, 65537, {NULL}, reduce_setup, reduce_invoke, reduce_check, NULL},
+    {TCOLL_BCAST, "bcast", 0, 1, 1, 65537, {"shm", NULL}, bcast_setup, bcast_invoke, bcast_check, replicated_recv},
+    {TCOLL_REDUCE, "reduce", 1, 1, 2, 65537, {"shm", NULL}, reduce_setup, reduce_invoke, reduce_check, NULL},
 };
 #define NUM_SPECS (sizeof specs / sizeof specs[0])
 
