@@ -22,8 +22,8 @@
 #include "patterns.h"
 #include "shm.h"
 
-const double tcoll__shm_wait_seconds = 0.1e-6;
-const double tcoll__shm_traffic_seconds_per_byte = 1.0 / 20e9;
+const double tcoll__shm_wait_seconds = TCOLL_SHM_WAIT_SECONDS;
+const double tcoll__shm_traffic_seconds_per_byte = TCOLL_SHM_TRAFFIC_SECONDS_PER_BYTE;
 
 double tcoll__shm_conversion_seconds_per_byte(const tcoll_comm *c, const tcoll_call *call) {
   const double extra = c->model.gamma[tcoll__gamma_class(call->dtype)] - c->model.gamma[TCOLL_GAMMA_FLOAT];

@@ -170,3 +170,25 @@ void tcoll__shm_free(tcoll_comm *c) {
   segment_free(c->node_shm);
   c->node_shm = NULL;
 }
+
+void tcoll__shm_wait_one(const tcoll_shm *s, int q, int counter, uint64_t value) {
+  const _Atomic uint64_t *v = &s->control[q]->counter[counter].value;
+  for (unsigned spins = 0; atomic_load_explicit(v, memory_order_acquire) < value; spins++) {
+    if (spins < 512) cpu_relax();
+    else sched_yield();
+  }
+}
+
+void tcoll__shm_publish(tcoll_shm *s, uint64_t chunk, const void *src, size_t bytes) {
+  /* slot chunk % 2 last held chunk - 2, read by everyone once consumed >= chunk - 1 */
+  tcoll__shm_wait_all(s, TCOLL_SHM_CONSUMED, chunk >= 1 ? chunk - 1 : 0);
+  memcpy(tcoll__shm_slot(s, s->rank, chunk), src, bytes);
+  tcoll__shm_signal(s, TCOLL_SHM_WRITTEN, chunk + 1);
+}
+
+bool tcoll__shm_check(const tcoll_comm *c, char *why, size_t whylen) {
+  if (c->size == 1 && c->num_nodes <= 1) return true;
+  if (c->num_nodes > 1) snprintf(why, whylen, "ranks span %d nodes", c->num_nodes);
+  else if (!c->shm) snprintf(why, whylen, "no shared segment: %s", c->shm_unavailable);
+  return c->num_nodes <= 1 && c->shm;
+}

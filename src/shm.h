@@ -62,4 +62,23 @@ void tcoll__shm_signal(tcoll_shm *s, int counter, uint64_t value);
  * node segment also drives MPI's progress engine now and then. */
 void tcoll__shm_wait_all(const tcoll_shm *s, int counter, uint64_t value);
 
+/* Waits until rank q's counter is at least value (acquire): a reader of one
+ * rank's slot (bcast's root) need not wait for the others. */
+void tcoll__shm_wait_one(const tcoll_shm *s, int q, int counter, uint64_t value);
+/* Waits until slot (chunk % 2) is free on every rank (all consumed chunk - 2),
+ * copies `bytes` from src into this rank's slot and publishes it (written =
+ * chunk + 1). Does not wait for the other ranks' writes. */
+void tcoll__shm_publish(tcoll_shm *s, uint64_t chunk, const void *src, size_t bytes);
+
+/* check() of the shm algorithms: a single-node communicator with its segment
+ * (or a single rank, which needs none); otherwise the reason why not. */
+bool tcoll__shm_check(const tcoll_comm *c, char *why, size_t whylen);
+
+/* Cost constants of the shm algorithms (bcast and reduce directly; allreduce
+ * shm and hierarchical through pattern_shm.c's tcoll__shm_* copies): a release/acquire counter seen by
+ * the other core in ~0.1 µs; ~20 GB/s of read+write traffic per core with
+ * both busy (MACHINE-FACTS; docs/benchmarks.md). */
+#define TCOLL_SHM_WAIT_SECONDS 0.1e-6
+#define TCOLL_SHM_TRAFFIC_SECONDS_PER_BYTE (1.0 / 20e9)
+
 #endif

@@ -315,8 +315,10 @@ typedef struct tcoll_algorithm {
   X(tcoll__allgather_bruck)                                                                \
   X(tcoll__bcast_binomial_tree)                                                            \
   X(tcoll__bcast_scatter_allgather)                                                        \
+  X(tcoll__bcast_shm)                                                                      \
   X(tcoll__reduce_binomial_tree)                                                           \
-  X(tcoll__reduce_rabenseifner)
+  X(tcoll__reduce_rabenseifner)                                                            \
+  X(tcoll__reduce_shm)
 
 /* Algorithms that exist only in the test build (libtcoll_testing): wrong on
  * purpose, to prove that the checks of tcoll-bench and the tests can fail. */

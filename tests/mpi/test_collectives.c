@@ -243,8 +243,8 @@ static const coll_spec specs[] = {
      reduce_scatter_invoke, reduce_scatter_check, NULL},
     {TCOLL_ALLGATHER, "allgather", 0, 0, 2, 65537, {NULL}, allgather_setup, allgather_invoke,
      allgather_check, replicated_recv},
-    {TCOLL_BCAST, "bcast", 0, 1, 1, 65537, {NULL}, bcast_setup, bcast_invoke, bcast_check, replicated_recv},
-    {TCOLL_REDUCE, "reduce", 1, 1, 2, 65537, {NULL}, reduce_setup, reduce_invoke, reduce_check, NULL},
+    {TCOLL_BCAST, "bcast", 0, 1, 1, 65537, {"shm", NULL}, bcast_setup, bcast_invoke, bcast_check, replicated_recv},
+    {TCOLL_REDUCE, "reduce", 1, 1, 2, 65537, {"shm", NULL}, reduce_setup, reduce_invoke, reduce_check, NULL},
 };
 #define NUM_SPECS (sizeof specs / sizeof specs[0])
 
@@ -258,7 +258,7 @@ static int emulated_nodes(void) {
 
 static const char *expected_decline(tcoll_coll coll, const char *algo) {
   int pow2 = (P & (P - 1)) == 0;
-  if (coll == TCOLL_ALLREDUCE && algo && strcmp(algo, "shm") == 0 && emulated_nodes() > 1) return "nodes";
+  if (algo && strcmp(algo, "shm") == 0 && emulated_nodes() > 1) return "nodes"; /* every shm: one node only */
   if (coll == TCOLL_ALLGATHER && algo && strcmp(algo, "recursive_doubling") == 0 && !pow2)
     return "power-of-two";
   return NULL;

@@ -358,8 +358,8 @@ START_TEST(test_registry) {
       [TCOLL_ALLREDUCE] = {"ring", "recursive_doubling", "rabenseifner", "binomial_tree", "shm", "hierarchical"},
       [TCOLL_REDUCE_SCATTER] = {"ring", "recursive_halving", "pairwise"},
       [TCOLL_ALLGATHER] = {"ring", "recursive_doubling", "bruck"},
-      [TCOLL_BCAST] = {"binomial_tree", "scatter_allgather"},
-      [TCOLL_REDUCE] = {"binomial_tree", "rabenseifner"},
+      [TCOLL_BCAST] = {"binomial_tree", "scatter_allgather", "shm"},
+      [TCOLL_REDUCE] = {"binomial_tree", "rabenseifner", "shm"},
   };
   for (int coll = 0; coll < TCOLL_NUM_COLLS; coll++) {
     size_t n = tcoll_algorithm_count((tcoll_coll)coll), want = 0;
