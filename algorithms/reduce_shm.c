@@ -87,7 +87,7 @@ static void run_small(tcoll_shm *s, const tcoll_call *call) {
   const uint64_t chunk = s->next_chunk++;
   tcoll__shm_publish(s, chunk, call->sendbuf, call->bytes);
   if (s->rank == call->root) {
-    tcoll__shm_wait_all(s, TCOLL_SHM_WRITTEN, chunk + 1);
+    tcoll__shm_wait_all_patiently(s, TCOLL_SHM_WRITTEN, chunk + 1);
     reduce_slots(s, call, chunk, 0, call->count, call->recvbuf);
   }
   tcoll__shm_signal(s, TCOLL_SHM_REDUCED, chunk + 1);
@@ -103,12 +103,12 @@ static void run_chunk(tcoll_shm *s, const tcoll_call *call, size_t offset, size_
   unsigned char *out = root ? (unsigned char *)call->recvbuf + offset * es : NULL;
   unsigned char *acc = tcoll__shm_slot(s, 0, chunk); /* the non-roots' results */
   tcoll__shm_publish(s, chunk, (const unsigned char *)call->sendbuf + offset * es, n * es);
-  tcoll__shm_wait_all(s, TCOLL_SHM_WRITTEN, chunk + 1);
+  tcoll__shm_wait_all_patiently(s, TCOLL_SHM_WRITTEN, chunk + 1);
   const size_t mine = tcoll__block_offset(n, p, me), mine_n = tcoll__block_count(n, p, me);
   if (mine_n > 0) reduce_slots(s, call, chunk, mine, mine_n, (root ? out : acc) + mine * es);
   tcoll__shm_signal(s, TCOLL_SHM_REDUCED, chunk + 1);
   if (root) {
-    tcoll__shm_wait_all(s, TCOLL_SHM_REDUCED, chunk + 1);
+    tcoll__shm_wait_all_patiently(s, TCOLL_SHM_REDUCED, chunk + 1);
     for (int q = 0; q < p; q++) {
       if (q == me) continue;
       const size_t first = tcoll__block_offset(n, p, q);
