@@ -55,7 +55,7 @@ void tcoll__shm_signal(tcoll_shm *s, int counter, uint64_t value);
 void tcoll__shm_wait_all(const tcoll_shm *s, int counter, uint64_t value);
 
 /* The waits of bcast and reduce shm: like tcoll__shm_wait_all, but unless
- * the node is oversubscribed they spin for up to 1 ms before yielding
+ * the node is oversubscribed they spin for up to 200 µs before yielding
  * (shm.c says why). wait_one waits for rank q's counter only: a reader of one
  * rank's slot (bcast's receivers) need not wait for the others. */
 void tcoll__shm_wait_one(const tcoll_shm *s, int q, int counter, uint64_t value);
