@@ -28,7 +28,7 @@
  *
  * Cost, n bytes, g = ceil(n / S) chunks, a and b the shm constants of shm.h,
  * counted at the root (the others finish earlier):
- *   small: 2 a + (2n + p n) b
+ *   small: F + 2 (p-2) a + (2n + p n) b     (F = SMALL_FIXED_SECONDS, measured)
  *   large: 3 g a + (2n + n + 2n/p + 2n(p-1)/p) b
  * the b term counting the root's reads and writes: small, copy in and read
  * all p slots; large, copy in, read the p parts of its slice, write it, copy
@@ -48,6 +48,16 @@
  * the root (allreduce shm's threshold: the same trade). */
 #define SMALL_MESSAGE_BYTES 8192
 
+/* The root's fixed time per small call at p = 2, measured (tcoll-bench, 2
+ * ranks, medians of 21 interleaved rounds, 3 runs, docs/benchmarks.md):
+ * 0.42-0.53 µs at 8-32 B, against 0.17-0.31 µs for binomial_tree, whose
+ * single eager message the root receives in one cache-line handoff, where
+ * the root here waits for two counters and the slot of every other rank and
+ * publishes its own. From 512 B on shm measured 2x faster. So 0.5 µs: with
+ * the default l3 model (α = 0.4 µs, β + γ = 5.8e-10 s/B) binomial_tree wins
+ * up to ~260 B, shm beyond. Each further rank adds its two lines (2 a). */
+#define SMALL_FIXED_SECONDS 0.5e-6
+
 static bool shm_check(const tcoll_comm *c, const tcoll_call *call, char *why, size_t whylen) {
   (void)call;
   return tcoll__shm_check(c, why, whylen);
@@ -65,7 +75,7 @@ static double shm_cost(const tcoll_comm *c, const tcoll_call *call) {
                b = TCOLL_SHM_TRAFFIC_SECONDS_PER_BYTE;
   const double convert = conversion_seconds_per_byte(c, call);
   if (call->bytes <= SMALL_MESSAGE_BYTES)
-    return 2 * a + (2 * n + p * n) * b + (p - 1) * n * convert;
+    return SMALL_FIXED_SECONDS + (p - 2) * 2 * a + (2 * n + p * n) * b + (p - 1) * n * convert;
   const double chunks = ceil(n / (double)c->shm_chunk_bytes);
   const double traffic = 2 * n + n + 2 * n / p + 2 * n * (p - 1) / p;
   return 3 * chunks * a + traffic * b + (p - 1) / p * n * convert;
@@ -87,7 +97,7 @@ static void run_small(tcoll_shm *s, const tcoll_call *call) {
   const uint64_t chunk = s->next_chunk++;
   tcoll__shm_publish(s, chunk, call->sendbuf, call->bytes);
   if (s->rank == call->root) {
-    tcoll__shm_wait_all(s, TCOLL_SHM_WRITTEN, chunk + 1);
+    tcoll__shm_wait_all_patiently(s, TCOLL_SHM_WRITTEN, chunk + 1);
     reduce_slots(s, call, chunk, 0, call->count, call->recvbuf);
   }
   tcoll__shm_signal(s, TCOLL_SHM_REDUCED, chunk + 1);
@@ -103,12 +113,12 @@ static void run_chunk(tcoll_shm *s, const tcoll_call *call, size_t offset, size_
   unsigned char *out = root ? (unsigned char *)call->recvbuf + offset * es : NULL;
   unsigned char *acc = tcoll__shm_slot(s, 0, chunk); /* the non-roots' results */
   tcoll__shm_publish(s, chunk, (const unsigned char *)call->sendbuf + offset * es, n * es);
-  tcoll__shm_wait_all(s, TCOLL_SHM_WRITTEN, chunk + 1);
+  tcoll__shm_wait_all_patiently(s, TCOLL_SHM_WRITTEN, chunk + 1);
   const size_t mine = tcoll__block_offset(n, p, me), mine_n = tcoll__block_count(n, p, me);
   if (mine_n > 0) reduce_slots(s, call, chunk, mine, mine_n, (root ? out : acc) + mine * es);
   tcoll__shm_signal(s, TCOLL_SHM_REDUCED, chunk + 1);
   if (root) {
-    tcoll__shm_wait_all(s, TCOLL_SHM_REDUCED, chunk + 1);
+    tcoll__shm_wait_all_patiently(s, TCOLL_SHM_REDUCED, chunk + 1);
     for (int q = 0; q < p; q++) {
       if (q == me) continue;
       const size_t first = tcoll__block_offset(n, p, q);

@@ -62,9 +62,12 @@ void tcoll__shm_signal(tcoll_shm *s, int counter, uint64_t value);
  * node segment also drives MPI's progress engine now and then. */
 void tcoll__shm_wait_all(const tcoll_shm *s, int counter, uint64_t value);
 
-/* Waits until rank q's counter is at least value (acquire): a reader of one
- * rank's slot (bcast's root) need not wait for the others. */
+/* The waits of bcast and reduce shm: like tcoll__shm_wait_all, but unless
+ * the node is oversubscribed they spin for up to 200 µs before yielding
+ * (shm.c says why). wait_one waits for rank q's counter only: a reader of one
+ * rank's slot (bcast's receivers) need not wait for the others. */
 void tcoll__shm_wait_one(const tcoll_shm *s, int q, int counter, uint64_t value);
+void tcoll__shm_wait_all_patiently(const tcoll_shm *s, int counter, uint64_t value);
 /* Waits until slot (chunk % 2) is free on every rank (all consumed chunk - 2),
  * copies `bytes` from src into this rank's slot and publishes it (written =
  * chunk + 1). Does not wait for the other ranks' writes. */

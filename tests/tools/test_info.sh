@@ -47,6 +47,13 @@ out=$("$info" --explain --coll allreduce --bytes 8 --nodes 1 --ranks-per-node 2)
 check explain-shm "choice: shm (cost model" "$out"
 out=$("$info" --explain --coll allreduce --bytes 8 --nodes 4 --ranks-per-node 2) || fail=1
 check explain-shm-nodes "shm                    not usable: ranks span 4 nodes" "$out"
+# bcast and reduce shm: candidates on one node, declining across nodes
+out=$("$info" --explain --coll bcast --bytes 1M --nodes 1 --ranks-per-node 2) || fail=1
+check explain-bcast-shm "choice: shm (cost model" "$out"
+out=$("$info" --explain --coll reduce --bytes 8 --nodes 4 --ranks-per-node 2) || fail=1
+check explain-reduce-shm-nodes "not usable: ranks span 4 nodes" "$out"
+out=$("$info" --explain --coll reduce --bytes 1M --nodes 1 --ranks-per-node 2) || fail=1
+check explain-reduce-shm "choice: shm (cost model" "$out"
 # the shipped tuning file for the test VM stays valid and its rules apply
 vm=$(dirname "$0")/../../docs/tuning/vm-2core-epyc.json
 out=$("$info" --explain --coll allreduce --bytes 4K --nodes 1 --ranks-per-node 2 --tuning "$vm") || fail=1

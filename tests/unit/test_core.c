@@ -352,6 +352,67 @@ START_TEST(test_hierarchical_cost) {
 }
 END_TEST
 
+/* bcast and reduce shm: the same decline without a segment; with one, at
+ * the reference VM's l3 model (2 ranks), bcast shm wins every size and
+ * reduce shm every size but the smallest, where binomial_tree's one eager
+ * message beats the root's handshake (measured, reduce_shm.c). */
+START_TEST(test_rooted_shm_selection) {
+  const tcoll_link_model l3 = tcoll__default_cost_model.level[TCOLL_LEVEL_L3];
+  tcoll_comm none = fake_comm(4, 2, l3);
+  none.shm_chunk_bytes = 1 << 19;
+  tcoll_comm one = fake_comm(2, 1, l3);
+  one.shm_chunk_bytes = 1 << 19;
+  snprintf(one.shm_unavailable, sizeof one.shm_unavailable, "MPI_Win_allocate_shared failed");
+  const tcoll_algorithm *const algs[] = {&tcoll__bcast_shm, &tcoll__reduce_shm};
+  char why[192] = "";
+  for (size_t i = 0; i < 2; i++) {
+    tcoll_call call = float_call(2);
+    call.coll = algs[i]->coll;
+    ck_assert_str_eq(algs[i]->name, "shm");
+    ck_assert(!algs[i]->check(&none, &call, why, sizeof why));
+    ck_assert_str_eq(why, "ranks span 2 nodes");
+    ck_assert(!algs[i]->check(&one, &call, why, sizeof why));
+    ck_assert_str_eq(why, "no shared segment: MPI_Win_allocate_shared failed");
+  }
+  tcoll_comm seg = one;
+  seg.shm = (tcoll_shm *)&seg; /* check() and cost() never touch it */
+  struct {
+    tcoll_coll coll;
+    size_t count;
+    const char *expect;
+  } cases[] = {
+      {TCOLL_BCAST, 2, "shm"},         {TCOLL_BCAST, 2048, "shm"},     {TCOLL_BCAST, 4 << 20, "shm"},
+      {TCOLL_REDUCE, 2, "binomial_tree"}, {TCOLL_REDUCE, 128, "shm"}, {TCOLL_REDUCE, 4 << 20, "shm"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    tcoll_call call = float_call(cases[i].count);
+    call.coll = cases[i].coll;
+    const tcoll_algorithm *a = NULL;
+    tcoll_choice_source src;
+    ck_assert_int_eq(tcoll__select(&seg, &call, &a, &src), TCOLL_OK);
+    ck_assert_msg(strcmp(a->name, cases[i].expect) == 0, "%s of %zu floats: chose %s, expected %s",
+                  tcoll__coll_name(cases[i].coll), cases[i].count, a->name, cases[i].expect);
+  }
+  /* 64 MiB in 256 KiB chunks instead of 512 KiB: 128 more chunks, one
+   * wait each for bcast, three for reduce */
+  tcoll_comm counted = seg;
+  memset(&counted.model, 0, sizeof counted.model);
+  tcoll_call big = float_call(16 << 20);
+  big.coll = TCOLL_BCAST;
+  const double b1 = tcoll__bcast_shm.cost(&counted, &big);
+  big.coll = TCOLL_REDUCE;
+  const double r1 = tcoll__reduce_shm.cost(&counted, &big);
+  counted.shm_chunk_bytes = 1 << 18;
+  big.coll = TCOLL_BCAST;
+  /* bcast's pipeline fill shrinks with the chunk: 2 x 256 KiB less at 20 GB/s */
+  const double b2 = tcoll__bcast_shm.cost(&counted, &big);
+  ck_assert_double_eq_tol(b2 - b1, 128 * 0.1e-6 - 2.0 * (1 << 18) / 20e9, 1e-12);
+  big.coll = TCOLL_REDUCE;
+  const double r2 = tcoll__reduce_shm.cost(&counted, &big);
+  ck_assert_double_eq_tol(r2 - r1, 128 * 3 * 0.1e-6, 1e-12);
+}
+END_TEST
+
 START_TEST(test_registry) {
   /* the names of DESIGN.md, in registry order */
   static const char *const expected[TCOLL_NUM_COLLS][7] = {
@@ -458,6 +519,7 @@ int main(void) {
   tcase_add_test(tc, test_registry);
   tcase_add_test(tc, test_shm_selection);
   tcase_add_test(tc, test_hierarchical_cost);
+  tcase_add_test(tc, test_rooted_shm_selection);
   tcase_add_test(tc, test_checks_and_root);
   tcase_add_test(tc, test_parse_bytes);
   tcase_add_test(tc, test_explain_text);
