@@ -32,7 +32,7 @@ struct tcoll_tuning {
    * those, so a file of the levels one job measured round-trips as such */
   bool level_listed[TCOLL_NUM_LEVELS];
   bool gamma_listed[TCOLL_NUM_GAMMA_CLASSES];
-  char created[256], topology[256]; /* provenance, shown by tcoll-info */
+  char created[1024], topology[1024]; /* provenance (compact JSON), shown by tcoll-info */
   size_t num_rules;
   tcoll_rule *rules;
 };

@@ -266,10 +266,10 @@ int bench_time(tcoll_comm *c, const bench_params *p, const bench_variant *v, int
       MPI_Allreduce(&mine, &slowest, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
       t[k * p->rounds + r] = slowest;
     }
-  for (int k = 0; k < nv; k++)
-    if (usable[k]) qsort(t + k * p->rounds, (size_t)p->rounds, sizeof *t, cmp_double);
   return 0;
 }
+
+void bench_sort(double *x, int n) { qsort(x, (size_t)n, sizeof *x, cmp_double); }
 
 void bench_stats(const double *s, int n, double *min, double *med, double *p99) {
   *min = s[0];

@@ -78,10 +78,13 @@ long bench_check_variant(tcoll_comm *c, const bench_variant *v, const bench_para
 int bench_scaled_iters(size_t bytes);
 
 /* Times the usable variants (usable[k] != 0) of one size in interleaved
- * rounds. samples[k * rounds + r] receives round r of variant k, sorted
- * ascending per variant on return. 0 on success, -1 on no memory. */
+ * rounds. samples[k * rounds + r] receives round r of variant k, in round
+ * order (rounds are paired across variants: bench_sort before bench_stats).
+ * 0 on success. */
 int bench_time(tcoll_comm *c, const bench_params *p, const bench_variant *v, int nv, const int *usable,
                size_t bytes, void *send, void *recv, const bench_layout *l, double *samples);
+
+void bench_sort(double *x, int n);
 
 /* Statistics of sorted samples: min, median, p99 (as tcoll-bench reports
  * them) and a quantile by linear interpolation. */

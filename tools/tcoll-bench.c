@@ -322,8 +322,11 @@ static int time_rows(tcoll_comm *c, const bench_params *p, const bench_variant *
   if (!t) return -1;
   for (int k = 0; k < nv; k++) usable[k] = rows[k]->usable;
   bench_time(c, p, v, nv, usable, bytes, send, recv, l, t);
-  for (int k = 0; k < nv; k++)
-    if (usable[k]) bench_stats(t + k * p->rounds, p->rounds, &rows[k]->min, &rows[k]->med, &rows[k]->p99);
+  for (int k = 0; k < nv; k++) {
+    if (!usable[k]) continue;
+    bench_sort(t + k * p->rounds, p->rounds);
+    bench_stats(t + k * p->rounds, p->rounds, &rows[k]->min, &rows[k]->med, &rows[k]->p99);
+  }
   free(t);
   return 0;
 }

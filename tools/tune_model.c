@@ -291,7 +291,7 @@ static double loss_of(const tune_point *p, int a, int best) {
 }
 
 static double margin_of(const tune_point *p, int a, int best, double floor_) {
-  return fmax(floor_, p->noise[a] + p->noise[best]);
+  return fmax(floor_, 2 * sqrt(p->noise[a] * p->noise[a] + p->noise[best] * p->noise[best]));
 }
 
 /* a is within the noise of the fastest at this point */

@@ -76,8 +76,9 @@ int tune_fit_error(const tune_obs *obs, size_t n, int alg, const double theta[TU
 #define TUNE_MAX_ALGS 16
 
 /* The medians of one size: med[a] <= 0 when algorithm a cannot run it;
- * noise[a] is its relative spread (half the interquartile range over the
- * median). */
+ * noise[a] is the relative standard error of its median. Two medians
+ * differ beyond the noise when they are more than two combined standard
+ * errors (and at least margin_floor) apart. */
 typedef struct {
   double bytes;
   double med[TUNE_MAX_ALGS];

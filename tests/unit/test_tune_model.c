@@ -155,7 +155,7 @@ END_TEST
 /* Three algorithms, t = a + s / b, crossing at ~4 KiB (0 -> 1) and
  * ~1 MiB (1 -> 2). */
 #define NALG 3
-static const double lat[NALG] = {1e-6, 3e-6, 100e-6};
+static const double lat[NALG] = {1e-6, 3e-6, 300e-6};
 static double bw[NALG];
 
 static void setup_curves(void) {
