@@ -403,8 +403,13 @@ static int fit_model(tcoll_comm *c, const options *o, tune_run *run) {
         ob->alg = k * TUNE_MAX_ALGS + a;
         ob->bytes = s->bytes;
         ob->t = s->med[a];
-        /* a cost that is not linear in the parameters cannot be fitted this way */
-        if (tune_design_row(c, alg, &call, ob) < 1e-6) run->nobs++;
+        /* a cost that is not linear in the parameters cannot be fitted this
+         * way, and one that depends on none of them (shm's own constants)
+         * has nothing to fit */
+        bool depends = false;
+        const double nonlinear = tune_design_row(c, alg, &call, ob);
+        for (int j = 0; j < TUNE_NUM_PARAMS; j++) depends = depends || ob->x[j] != 0;
+        if (nonlinear < 1e-6 && depends) run->nobs++;
       }
     }
   }

@@ -94,7 +94,7 @@ static int run_gnuplot(scratch *sc, const char *script, char **svg) {
   sc->n++;
   FILE *f = fopen(sp, "w");
   if (!f) return -1;
-  fprintf(f, "set terminal svg size 760,430 dynamic enhanced font 'Helvetica,12' background '#ffffff'\n"
+  fprintf(f, "set terminal svg size 900,430 dynamic enhanced font 'Helvetica,12' background '#ffffff'\n"
              "set output '%s'\n%s",
           out, script);
   fclose(f);
@@ -163,9 +163,9 @@ static char *plot(scratch *sc, const tune_run *r, const tune_coll_result *cr, pl
                                       "percent of the hardware bound (memory traffic at the measured copy rate)",
                                       "fitted model (lines) against the measured medians (points)"};
   text t = {0};
-  tprintf(&t, "set title '%s: %s' noenhanced\nset logscale x 2\nset format x '%%.0b%%B'\n", tcoll__coll_name(cr->coll),
+  tprintf(&t, "set title '%s: %s' noenhanced\nset logscale x 2\nset format x '%%.0b %%BB'\n", tcoll__coll_name(cr->coll),
           title[kind]);
-  tprintf(&t, "set xlabel 'message size (whole vector)'\nset ylabel '%s'\nset key left top noenhanced\n"
+  tprintf(&t, "set xlabel 'message size (whole vector)'\nset ylabel '%s'\nset key outside right top noenhanced\n"
               "set grid lc rgb '#dddddd'\n",
           ylabel[kind]);
   if (kind == PLOT_TIME || kind == PLOT_FIT) tprintf(&t, "set logscale y 10\n");
@@ -502,7 +502,8 @@ static void commands(out *o, const tune_run *r) {
 
 static const char *const method_text =
     "How the rules are derived: at each size the fastest median wins; an algorithm is within the noise of "
-    "it when its median is at most (its half-IQR + the winner's half-IQR, at least 3%) slower. Walking up "
+    "it when its median is slower by at most two combined standard errors of the two medians (estimated "
+    "from the per-round ratios to the fastest, rounds being interleaved), and at least 3%. Walking up "
     "the sizes, the current algorithm is kept while it is within the noise of the fastest; it is replaced "
     "only when it is slower beyond the noise at this size and the next one too (a one-size lead is a "
     "blip), by the simplest algorithm that is within the noise at both. Ties go to the simpler algorithm "
