@@ -163,8 +163,16 @@ static char *plot(scratch *sc, const tune_run *r, const tune_coll_result *cr, pl
                                       "percent of the hardware bound (memory traffic at the measured copy rate)",
                                       "fitted model (lines) against the measured medians (points)"};
   text t = {0};
-  tprintf(&t, "set title '%s: %s' noenhanced\nset logscale x 2\nset format x '%%.0b %%BB'\n", tcoll__coll_name(cr->coll),
-          title[kind]);
+  tprintf(&t, "set title '%s: %s' noenhanced\nset logscale x 2\n", tcoll__coll_name(cr->coll), title[kind]);
+  /* tics every factor 8, labelled in B, KiB, MiB (gnuplot's own when none falls in range) */
+  text tics = {0};
+  for (double b = 1; b <= (double)(1ULL << 40); b *= 8) {
+    if (!cr->nsizes || b < cr->sizes[0].bytes / 2 || b > cr->sizes[cr->nsizes - 1].bytes * 2) continue;
+    char lab[32];
+    tprintf(&tics, "%s'%s' %.0f", tics.s ? ", " : "", fmt_bytes(b, lab, sizeof lab), b);
+  }
+  if (tics.s) tprintf(&t, "set xtics (%s)\n", tics.s);
+  free(tics.s);
   tprintf(&t, "set xlabel 'message size (whole vector)'\nset ylabel '%s'\nset key outside right top noenhanced\n"
               "set grid lc rgb '#dddddd'\n",
           ylabel[kind]);
