@@ -331,15 +331,20 @@ static void pre(out *o, const char *s) {
 }
 
 static void decision_table(out *o, const tune_coll_result *cr) {
-  static const char *const heads[] = {"bytes (call)", "algorithm"};
-  table_start(o, 2, heads);
+  static const char *const heads[] = {"bytes of the call (inclusive)", "about", "algorithm"};
+  table_start(o, 3, heads);
   for (size_t i = 0; i < cr->nranges; i++) {
-    char range[96], lo[32], hi[32];
+    char range[96], about[96], lo[32], hi[32];
     fmt_bytes(cr->ranges[i].lo, lo, sizeof lo);
-    if (cr->ranges[i].hi >= TCOLL_RANGE_ANY) snprintf(range, sizeof range, "%s and up", lo);
-    else snprintf(range, sizeof range, "%s to %s", lo, fmt_bytes(cr->ranges[i].hi, hi, sizeof hi));
-    const char *cells[] = {range, cr->names[cr->ranges[i].alg]};
-    table_row(o, 2, cells, NULL);
+    if (cr->ranges[i].hi >= TCOLL_RANGE_ANY) {
+      snprintf(range, sizeof range, "%.0f and up", cr->ranges[i].lo);
+      snprintf(about, sizeof about, "%s and up", lo);
+    } else {
+      snprintf(range, sizeof range, "%.0f to %.0f", cr->ranges[i].lo, cr->ranges[i].hi);
+      snprintf(about, sizeof about, "%s to %s", lo, fmt_bytes(cr->ranges[i].hi + 1, hi, sizeof hi));
+    }
+    const char *cells[] = {range, about, cr->names[cr->ranges[i].alg]};
+    table_row(o, 3, cells, NULL);
   }
   table_end(o);
 }
