@@ -9,7 +9,8 @@
  * rounds, so a machine that drifts between fast and slow phases hits all
  * variants alike. In a round each variant gets a barrier and then `iters`
  * back-to-back calls; the round's time for it is the slowest rank's mean per
- * call. Median, min and p99 are taken over rounds.
+ * call. Median, min and p99 are taken over rounds. The loop, the layouts and
+ * the check live in tools/bench_core.c, shared with tcoll-tune.
  *
  * Correctness. Before timing, every variant's result is checked element by
  * element against the independent reference of the test suite
