@@ -3,7 +3,9 @@
  * no MPI, no I/O.
  *
  * Fit. Times span six decades (8 B to 64 MiB), so the residual that counts
- * is the relative one: minimise sum w_i ((t_i - x0_i - x_i.theta) / t_i)^2.
+ * is the relative one: first minimise sum w_i ((t_i - x0_i - x_i.theta) / t_i)^2
+ * (linear), then, from there, sum w_i (ln t_i - ln(x0_i + x_i.theta))^2 by
+ * Gauss-Newton (log_refine: symmetric in too fast and too slow).
  * The weights are Huber's (k = 1.345 robust standard deviations, the scale
  * from the median absolute residual), re-estimated until theta settles, so
  * a size that ran in a slow phase of the machine pulls the line less than a
@@ -206,6 +208,115 @@ done:
   return bad;
 }
 
+/* Predictions of the active parameters theta (by parameter index) at the
+ * used observations; false when one is not positive (no logarithm). */
+static bool predict_all(const tune_obs *obs, const size_t *use, size_t n, const int *act, int k,
+                        const double *theta, double *p) {
+  for (size_t i = 0; i < n; i++) {
+    const tune_obs *o = &obs[use[i]];
+    p[i] = o->x0;
+    for (int j = 0; j < k; j++) p[i] += o->x[act[j]] * theta[act[j]];
+    if (!(p[i] > 0)) return false;
+  }
+  return true;
+}
+
+/* Second stage: the same Huber IRLS on log residuals, ln t - ln p(theta),
+ * by Gauss-Newton with step halving, started from the linear fit. The
+ * relative residual (t - p) / t is bounded above by 1 but not below, so on
+ * data with large slow outliers it prefers predictions that are too low;
+ * the logarithm treats a factor 2 too slow and too fast alike. Returns 0
+ * and replaces theta, cov, sigma, iterations; -1 leaves them. */
+static int log_refine(const tune_obs *obs, const size_t *use, size_t n, const int *act, int k, double *theta,
+                      double *cov, double *sigma, int *iterations) {
+  double *p = malloc(sizeof(double) * n), *r = malloc(sizeof(double) * n), *w = malloc(sizeof(double) * n);
+  double *ar = malloc(sizeof(double) * n), *jz = malloc(sizeof(double) * n * (size_t)k);
+  double a[TUNE_NUM_PARAMS * TUNE_NUM_PARAMS], b[TUNE_NUM_PARAMS], sc[TUNE_NUM_PARAMS];
+  double th[TUNE_NUM_PARAMS], trial[TUNE_NUM_PARAMS];
+  int rc = -1, it = 0;
+  double sig = 1;
+  if (!p || !r || !w || !ar || !jz) goto done;
+  memcpy(th, theta, sizeof th);
+  memcpy(trial, theta, sizeof trial);
+  if (!predict_all(obs, use, n, act, k, th, p)) goto done;
+  for (it = 1; it <= MAX_IRLS; it++) {
+    for (size_t i = 0; i < n; i++) r[i] = log(obs[use[i]].t) - log(p[i]), ar[i] = fabs(r[i]);
+    sig = fmax(1.4826 * median_of(ar, n), 1e-9);
+    double obj = 0;
+    for (size_t i = 0; i < n; i++) {
+      w[i] = fabs(r[i]) <= HUBER_K * sig ? 1 : HUBER_K * sig / fabs(r[i]);
+      obj += w[i] * r[i] * r[i];
+    }
+    for (int j = 0; j < k; j++) sc[j] = 0;
+    for (size_t i = 0; i < n; i++)
+      for (int j = 0; j < k; j++) {
+        jz[i * k + j] = obs[use[i]].x[act[j]] / p[i];
+        sc[j] += jz[i * k + j] * jz[i * k + j];
+      }
+    for (int j = 0; j < k; j++) sc[j] = sqrt(sc[j]) > 0 ? sqrt(sc[j]) : 1;
+    memset(a, 0, sizeof a);
+    memset(b, 0, sizeof b);
+    for (size_t i = 0; i < n; i++)
+      for (int j = 0; j < k; j++) {
+        b[j] += w[i] * jz[i * k + j] / sc[j] * r[i];
+        for (int m = 0; m < k; m++) a[j * k + m] += w[i] * jz[i * k + j] / sc[j] * jz[i * k + m] / sc[m];
+      }
+    if (invert(a, k) >= 0) goto done;
+    double delta[TUNE_NUM_PARAMS];
+    for (int j = 0; j < k; j++) {
+      delta[j] = 0;
+      for (int m = 0; m < k; m++) delta[j] += a[j * k + m] * b[m];
+      delta[j] /= sc[j];
+    }
+    /* step halving: a step that makes a prediction non-positive or the
+     * weighted squares larger is shortened */
+    double step = 1, change = 0;
+    bool accepted = false;
+    for (int h = 0; h < 40 && !accepted; h++, step /= 2) {
+      for (int j = 0; j < k; j++) trial[act[j]] = th[act[j]] + step * delta[j];
+      if (!predict_all(obs, use, n, act, k, trial, p)) continue;
+      double o2 = 0;
+      for (size_t i = 0; i < n; i++) {
+        double d = log(obs[use[i]].t) - log(p[i]);
+        o2 += w[i] * d * d;
+      }
+      accepted = o2 <= obj * (1 + 1e-12);
+    }
+    if (!accepted) { /* no step improves: the current point is the answer */
+      predict_all(obs, use, n, act, k, th, p);
+      break;
+    }
+    for (int j = 0; j < k; j++) {
+      change = fmax(change, fabs(trial[act[j]] - th[act[j]]) / fmax(fabs(trial[act[j]]), 1e-300));
+      th[act[j]] = trial[act[j]];
+    }
+    if (change < 1e-9) break;
+  }
+  /* covariance at the solution: sigma^2 (J'WJ)^-1 */
+  double ss = 0;
+  for (size_t i = 0; i < n; i++) {
+    r[i] = log(obs[use[i]].t) - log(p[i]);
+    ss += w[i] * r[i] * r[i];
+  }
+  memset(a, 0, sizeof a);
+  for (size_t i = 0; i < n; i++)
+    for (int j = 0; j < k; j++)
+      for (int m = 0; m < k; m++)
+        a[j * k + m] += w[i] * obs[use[i]].x[act[j]] / p[i] / sc[j] * obs[use[i]].x[act[m]] / p[i] / sc[m];
+  if (invert(a, k) >= 0) goto done;
+  const double var = n > (size_t)k ? ss / (double)(n - (size_t)k) : 0;
+  for (int j = 0; j < k; j++) {
+    theta[act[j]] = th[act[j]];
+    for (int m = 0; m < k; m++) cov[j * k + m] = var * a[j * k + m] / (sc[j] * sc[m]);
+  }
+  *sigma = sig;
+  *iterations += it;
+  rc = 0;
+done:
+  free(p), free(r), free(w), free(ar), free(jz);
+  return rc;
+}
+
 int tune_fit_model(const tune_obs *obs, size_t n, const bool want[TUNE_NUM_PARAMS], tune_fit *fit) {
   memset(fit, 0, sizeof *fit);
   bool active[TUNE_NUM_PARAMS];
@@ -246,6 +357,7 @@ int tune_fit_model(const tune_obs *obs, size_t n, const bool want[TUNE_NUM_PARAM
       active[act[bad]] = false;
       continue;
     }
+    log_refine(obs, use, m, act, k, theta, cov, &fit->sigma, &fit->iterations);
     int worst = -1;
     for (int j = 0; j < k; j++)
       if (theta[act[j]] < 0 && (worst < 0 || theta[act[j]] < theta[act[worst]])) worst = j;

@@ -4,7 +4,7 @@
  *
  *  - the model fit: α and β per link level and γ of one dtype class, by
  *    Huber-weighted iteratively reweighted least squares on the medians'
- *    relative residuals. The design matrix comes from each algorithm's own
+ *    relative residuals, refined on their logarithms. The design matrix comes from each algorithm's own
  *    cost(): every cost is linear in the parameters, so evaluating it with
  *    one parameter set to 1 and the others 0 gives that parameter's
  *    coefficient (and all at 0 gives the part no parameter explains);
@@ -54,7 +54,7 @@ typedef struct {
   bool clamped[TUNE_NUM_PARAMS]; /* came out negative: fixed at 0 and refitted */
   double value[TUNE_NUM_PARAMS];
   double stderr_[TUNE_NUM_PARAMS]; /* standard error (from residual variance and (X'WX)^-1) */
-  double sigma;   /* robust scale of the relative residuals */
+  double sigma;   /* robust scale of the (log) residuals */
   int iterations; /* IRLS iterations of the final fit */
   int nobs;       /* observations used */
   char error[160]; /* non-empty when the fit failed (then nothing is fitted) */

@@ -423,9 +423,9 @@ static void fit_tables(out *o, const tune_run *r) {
   table_end(o);
   char msg[256];
   snprintf(msg, sizeof msg,
-           "Huber IRLS on relative residuals: %d medians, %d iterations, robust scale of the relative "
-           "residuals %.1f%%.",
-           r->fit.nobs, r->fit.iterations, 100 * r->fit.sigma);
+           "Huber IRLS: relative residuals (linear), then log residuals (Gauss-Newton); %d medians, %d "
+           "iterations; robust scale of the log residuals %.2f (0.10 = about 10%% scatter).",
+           r->fit.nobs, r->fit.iterations, r->fit.sigma);
   para(o, msg);
   static const char *const h2[] = {"collective", "algorithm", "sizes", "median |error|", "largest |error|"};
   table_start(o, 5, h2);

@@ -124,8 +124,9 @@ START_TEST(test_fit_noisy_with_outliers) {
       const int j = params[i];
       ck_assert(f.fitted[j]);
       ck_assert_double_gt(f.stderr_[j], 0);
-      /* the outliers must not drag the estimate: within 15% */
-      ck_assert_msg(fabs(f.value[j] - theta[j]) < 0.15 * theta[j], "seed %llu param %d: %g vs %g", seed, j,
+      /* the one-sided outliers (8% of the points, 1.5-3x slow) must not drag
+       * the estimate far: within 20% */
+      ck_assert_msg(fabs(f.value[j] - theta[j]) < 0.20 * theta[j], "seed %llu param %d: %g vs %g", seed, j,
                     f.value[j], theta[j]);
       total++;
       within += fabs(f.value[j] - theta[j]) <= 3 * f.stderr_[j];
