@@ -252,7 +252,12 @@ int bench_time(tcoll_comm *c, const bench_params *p, const bench_variant *v, int
     if (!bench_is_mpi(&v[k])) tcoll_comm_set_algorithm(c, v[k].coll, v[k].algo);
     for (int i = 0; i < warmup; i++) bench_run_once(c, &v[k], p, send, recv, l);
   }
-  for (int r = 0; r < p->rounds; r++)
+  for (int r = 0; r < p->rounds; r++) {
+    if (p->deadline > 0 && r > 0) {
+      int stop = bench_rank == 0 && MPI_Wtime() > p->deadline;
+      MPI_Bcast(&stop, 1, MPI_INT, 0, MPI_COMM_WORLD);
+      if (stop) return r;
+    }
     for (int k = 0; k < nv; k++) {
       if (!usable[k]) continue;
       if (!bench_is_mpi(&v[k])) tcoll_comm_set_algorithm(c, v[k].coll, v[k].algo);
@@ -266,7 +271,8 @@ int bench_time(tcoll_comm *c, const bench_params *p, const bench_variant *v, int
       MPI_Allreduce(&mine, &slowest, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
       t[k * p->rounds + r] = slowest;
     }
-  return 0;
+  }
+  return p->rounds;
 }
 
 void bench_sort(double *x, int n) { qsort(x, (size_t)n, sizeof *x, cmp_double); }

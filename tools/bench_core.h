@@ -26,6 +26,7 @@ typedef struct {
   int warmup; /* untimed calls per variant + 1, 0 = scaled by size */
   int rounds; /* interleaved rounds */
   int sync;   /* barrier before every call inside the timed loop */
+  double deadline; /* rank 0's MPI_Wtime after which no new round starts (0: none) */
 } bench_params;
 
 /* This process's rank and the job's size, set by bench_init. */
@@ -80,7 +81,8 @@ int bench_scaled_iters(size_t bytes);
 /* Times the usable variants (usable[k] != 0) of one size in interleaved
  * rounds. samples[k * rounds + r] receives round r of variant k, in round
  * order (rounds are paired across variants: bench_sort before bench_stats).
- * 0 on success. */
+ * Returns the number of rounds done: all of them, or fewer (at least 1)
+ * when p->deadline passed (rank 0 decides, every rank follows). */
 int bench_time(tcoll_comm *c, const bench_params *p, const bench_variant *v, int nv, const int *usable,
                size_t bytes, void *send, void *recv, const bench_layout *l, double *samples);
 

@@ -23,8 +23,9 @@
  * succeeded: an interrupted or failed run leaves no tuning file.
  *
  * Budget: the sweep gets 60% of --budget, the crossover refinement up to
- * 70%, validation up to 92%, the reports the rest; a size is started only
- * when its estimated time (2.5x the previous size's) fits.
+ * 70%, validation up to 85%, the reports the rest; a size is started only
+ * when its estimated time (2.5x the previous size's) fits, and a size that
+ * runs late stops after fewer rounds (at least one).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -222,8 +223,11 @@ static int fits(double need, double limit) {
  * variant that declines or fails is not run; one that computes a wrong
  * result is an error), then times the rest interleaved. Returns 0, or -1
  * (wrong result or no memory, message in err, same on every rank). */
-static int measure_size(tcoll_comm *c, const bench_params *bp, tune_coll_result *cr, double bytes, void *send,
-                        void *recv, tune_size *s, char *err, size_t errlen) {
+static int measure_size(tcoll_comm *c, const bench_params *bp0, tune_coll_result *cr, double bytes, double limit,
+                        void *send, void *recv, tune_size *s, char *err, size_t errlen) {
+  bench_params params = *bp0;
+  params.deadline = t_start + limit; /* a slow size stops after fewer rounds rather than overrun */
+  const bench_params *bp = &params;
   const size_t es = ref_size(bp->dtype);
   const bench_layout l = bench_layout_for(cr->coll, (size_t)bytes, es);
   bench_variant v[TUNE_MAX_VARIANTS];
@@ -252,16 +256,15 @@ static int measure_size(tcoll_comm *c, const bench_params *bp, tune_coll_result 
   }
   double *t = malloc(sizeof(double) * (size_t)bp->rounds * (size_t)nv);
   if (!t) return snprintf(err, errlen, "out of memory"), -1;
-  bench_time(c, bp, v, nv, usable, (size_t)s->bytes, send, recv, &l, t);
+  const int n = bench_time(c, bp, v, nv, usable, (size_t)s->bytes, send, recv, &l, t);
   const double copy_bw = bench_copy_bandwidth(recv, send, (size_t)s->bytes);
   s->copy_gbs = copy_bw / 1e9;
-  const int n = bp->rounds;
   double *sorted = malloc(sizeof(double) * (size_t)n), *ratio = malloc(sizeof(double) * (size_t)n);
   if (!sorted || !ratio) return free(t), free(sorted), free(ratio), snprintf(err, errlen, "out of memory"), -1;
   int ref = -1;
   for (int k = 0; k < nv; k++) {
     if (!usable[k]) continue;
-    memcpy(sorted, t + k * n, sizeof(double) * (size_t)n);
+    memcpy(sorted, t + k * bp->rounds, sizeof(double) * (size_t)n);
     bench_sort(sorted, n);
     double mn, p99;
     s->ran[k] = true;
@@ -277,7 +280,7 @@ static int measure_size(tcoll_comm *c, const bench_params *bp, tune_coll_result 
    * se(median) = 1.2533 sigma / sqrt(n)) */
   for (int k = 0; k < nv && ref >= 0; k++) {
     if (!usable[k]) continue;
-    for (int r = 0; r < n; r++) ratio[r] = t[k * n + r] / t[ref * n + r];
+    for (int r = 0; r < n; r++) ratio[r] = t[k * bp->rounds + r] / t[ref * bp->rounds + r];
     bench_sort(ratio, n);
     const double iqr = bench_quantile(ratio, n, 0.75) - bench_quantile(ratio, n, 0.25);
     const double m = bench_quantile(ratio, n, 0.5);
@@ -344,7 +347,7 @@ static int sweep(tcoll_comm *c, const options *o, const bench_params *bp, tune_c
     }
     progress("sweep", cr->coll, b, o->budget);
     tune_size s;
-    if (measure_size(c, bp, cr, b, send, recv, &s, err, errlen) != 0 || add_size(cr, &s) != 0) return -1;
+    if (measure_size(c, bp, cr, b, limit, send, recv, &s, err, errlen) != 0 || add_size(cr, &s) != 0) return -1;
     last = s.seconds;
   }
   return 0;
@@ -374,7 +377,7 @@ static int refine(tcoll_comm *c, const options *o, const bench_params *bp, tune_
     if (!fits(1.5 * est, limit)) break;
     progress("refine", cr->coll, extra[k], o->budget);
     tune_size s;
-    if (measure_size(c, bp, cr, extra[k], send, recv, &s, err, errlen) != 0) return -1;
+    if (measure_size(c, bp, cr, extra[k], limit, send, recv, &s, err, errlen) != 0) return -1;
     s.refined = true;
     if (add_size(cr, &s) != 0) return -1;
   }
@@ -459,12 +462,14 @@ static int validate(tcoll_comm *c, const options *o, const bench_params *bp, tun
     bench_run_once(c, &v[cr->nalgs], bp, send, recv, &l);
     const char *ran = tcoll_last_algorithm(c, cr->coll);
     snprintf(ck->auto_alg, sizeof ck->auto_alg, "%s", ran ? ran : "?");
-    bench_time(c, bp, v, nv, usable, (size_t)s->bytes, send, recv, &l, t);
+    bench_params params = *bp;
+    params.deadline = t_start + limit;
+    const int n = bench_time(c, &params, v, nv, usable, (size_t)s->bytes, send, recv, &l, t);
     double mn, p99, med;
     for (int k = 0; k < nv; k++) {
       if (!usable[k]) continue;
-      bench_sort(t + k * bp->rounds, bp->rounds);
-      bench_stats(t + k * bp->rounds, bp->rounds, &mn, &med, &p99);
+      bench_sort(t + k * bp->rounds, n);
+      bench_stats(t + k * bp->rounds, n, &mn, &med, &p99);
       if (k == cr->nalgs) ck->auto_med = med;
       else if (ck->fastest < 0 || med < ck->fastest_med) ck->fastest = k, ck->fastest_med = med;
     }
@@ -672,7 +677,10 @@ int main(int argc, char **argv) {
   describe_job(c, argc, argv, &run);
   const size_t es = ref_size(o.dtype);
   void *send = malloc(o.max_bytes + es), *recv = malloc(o.max_bytes + es);
-  const bench_params bp = {.dtype = o.dtype, .op = o.op, .root = 0, .inplace = 0, .rounds = o.rounds};
+  /* 10 warm-up calls per variant (warmup is stored + 1): the rounds are many
+   * and interleaved, and a scaled warm-up of hundreds of calls per variant
+   * is what overran small budgets on a loaded machine */
+  const bench_params bp = {.dtype = o.dtype, .op = o.op, .root = 0, .inplace = 0, .rounds = o.rounds, .warmup = 11};
   if (!send || !recv) {
     snprintf(err, sizeof err, "cannot allocate 2 x %zu bytes", o.max_bytes);
     status = 2;
@@ -737,7 +745,7 @@ int main(int argc, char **argv) {
   for (int k = 0; k < TCOLL_NUM_COLLS && status == 0; k++) {
     if (!o.colls[k]) continue;
     done_colls++;
-    const double start = run.elapsed_sweep, span = 0.92 * o.budget - start;
+    const double start = run.elapsed_sweep, span = 0.85 * o.budget - start;
     if (validate(c, &o, &bp, &run.colls[k], send, recv, start + span * done_colls / run.ncolls) != 0) {
       snprintf(err, sizeof err, "out of memory");
       status = 2;

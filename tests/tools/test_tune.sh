@@ -30,7 +30,8 @@ for args in "" "--out $tmp/x --budget -1" "--out $tmp/x --coll alltoall" "--out 
   fi
 done
 
-# a short real run; the budget covers everything, startup aside
+# a short real run; the budget covers everything, MPI startup aside (15 s of
+# slack: on a loaded machine mpirun alone can take seconds)
 budget=14
 start=$(date +%s)
 timeout 120 "${mpirun_[@]}" "$tune" --out "$tmp/run" --max-bytes 256K --budget $budget --rounds 5 >"$tmp/run.out" 2>&1
@@ -41,7 +42,14 @@ if [ $rc -eq 0 ] && [ -s "$tmp/run/tuning.json" ] && [ -s "$tmp/run/report.html"
 else
   bad "short run rc=$rc"; tail -5 "$tmp/run.out"
 fi
-if [ $took -le $((budget + 10)) ]; then ok "budget $budget s respected ($took s with startup)"; else bad "took $took s for a budget of $budget s"; fi
+# the tool's own clock (MPI_Init to the end) against the budget; the wall
+# clock gets slack for mpirun's start and stop on a loaded machine
+own=$(sed -n 's/.*validation: .*; \([0-9.]*\) s$/\1/p' "$tmp/run.out")
+if [ -n "$own" ] && awk -v t="$own" -v b=$budget 'BEGIN {exit !(t <= b)}' && [ $took -le $((budget + 30)) ]; then
+  ok "budget $budget s respected ($own s measured by tcoll-tune, $took s with mpirun)"
+else
+  bad "budget $budget s: tcoll-tune says ${own:-?} s, $took s with mpirun"
+fi
 if ls -a "$tmp/run" | grep -q '\.tmp'; then bad "temporary files left: $(ls -a "$tmp/run")"; else ok "no temporary files left"; fi
 grep -q "validation: " "$tmp/run.out" && ok "validation summary printed" || bad "no validation summary"
 
@@ -113,7 +121,7 @@ for needle in ("Decision table", "Validation", "Fitted model", "Machine", "Comma
 assert not re.search(r'<(script|link|img|iframe)\b', text), "external element"
 assert not re.search(r'(src|href)="(https?:|//)', text), "external reference"
 svgs = re.findall(r"<svg\b.*?</svg>", text, re.S)
-assert len(svgs) >= 5, f"{len(svgs)} svg elements (lstopo + 4 plots expected)"
+assert len(svgs) >= 4, f"{len(svgs)} svg elements (lstopo + 3 plots at least; the fit plot when there was a fit)"
 drawn = 0
 for s in svgs:
     root = ET.fromstring(s)      # each one is well-formed XML
