@@ -30,7 +30,7 @@ for args in "" "--out $tmp/x --budget -1" "--out $tmp/x --coll alltoall" "--out 
   fi
 done
 
-# a short real run; the budget covers everything, MPI startup aside (15 s of
+# a short real run; the budget covers everything, MPI startup aside (30 s of
 # slack: on a loaded machine mpirun alone can take seconds)
 budget=14
 start=$(date +%s)
