@@ -245,12 +245,21 @@ long bench_check_variant(tcoll_comm *c, const bench_variant *v, const bench_para
 
 int bench_time(tcoll_comm *c, const bench_params *p, const bench_variant *v, int nv, const int *usable,
                size_t bytes, void *send, void *recv, const bench_layout *l, double *t) {
-  const int iters = p->iters ? p->iters : bench_scaled_iters(bytes);
+  int iters = p->iters ? p->iters : bench_scaled_iters(bytes);
   const int warmup = p->warmup ? p->warmup - 1 : (iters + 9) / 10;
+  double slowest_call = 0;
   for (int k = 0; k < nv; k++) {
     if (!usable[k]) continue;
     if (!bench_is_mpi(&v[k])) tcoll_comm_set_algorithm(c, v[k].coll, v[k].algo);
+    const double t0 = MPI_Wtime();
     for (int i = 0; i < warmup; i++) bench_run_once(c, &v[k], p, send, recv, l);
+    if (warmup > 0) slowest_call = fmax(slowest_call, (MPI_Wtime() - t0) / warmup);
+  }
+  if (p->batch_seconds > 0 && !p->iters && warmup > 0) {
+    /* the same count on every rank: from the slowest rank's warm-up */
+    MPI_Allreduce(MPI_IN_PLACE, &slowest_call, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    const double fit = p->batch_seconds / fmax(slowest_call, 1e-9);
+    if (fit < iters) iters = fit < 1 ? 1 : (int)fit;
   }
   for (int r = 0; r < p->rounds; r++) {
     if (p->deadline > 0 && r > 0) {

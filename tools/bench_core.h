@@ -27,6 +27,10 @@ typedef struct {
   int rounds; /* interleaved rounds */
   int sync;   /* barrier before every call inside the timed loop */
   double deadline; /* rank 0's MPI_Wtime after which no new round starts (0: none) */
+  /* > 0 with iters 0: fewer calls per batch when the warm-up shows calls
+   * slower than expected, so that a batch lasts about this long (a loaded
+   * machine, a sanitizer build); never more than the scaled count */
+  double batch_seconds;
 } bench_params;
 
 /* This process's rank and the job's size, set by bench_init. */

@@ -677,10 +677,12 @@ int main(int argc, char **argv) {
   describe_job(c, argc, argv, &run);
   const size_t es = ref_size(o.dtype);
   void *send = malloc(o.max_bytes + es), *recv = malloc(o.max_bytes + es);
-  /* 10 warm-up calls per variant (warmup is stored + 1): the rounds are many
-   * and interleaved, and a scaled warm-up of hundreds of calls per variant
-   * is what overran small budgets on a loaded machine */
-  const bench_params bp = {.dtype = o.dtype, .op = o.op, .root = 0, .inplace = 0, .rounds = o.rounds, .warmup = 11};
+  /* 10 warm-up calls per variant (warmup is stored + 1), and batches of
+   * about 2 ms judged from them: a scaled warm-up of hundreds of calls, or
+   * 1000-call batches of calls that a loaded machine or a sanitizer build
+   * makes 100x slower, is what overran small budgets */
+  const bench_params bp = {.dtype = o.dtype, .op = o.op, .root = 0, .inplace = 0, .rounds = o.rounds, .warmup = 11,
+                           .batch_seconds = 2e-3};
   if (!send || !recv) {
     snprintf(err, sizeof err, "cannot allocate 2 x %zu bytes", o.max_bytes);
     status = 2;
