@@ -472,6 +472,7 @@ static int validate(tcoll_comm *c, const options *o, const bench_params *bp, tun
       bench_stats(t + k * bp->rounds, n, &mn, &med, &p99);
       if (k == cr->nalgs) ck->auto_med = med;
       else if (ck->fastest < 0 || med < ck->fastest_med) ck->fastest = k, ck->fastest_med = med;
+      if (k < cr->nalgs && strcmp(cr->names[k], ck->auto_alg) == 0) ck->auto_forced_med = med;
     }
     ck->done = true;
     free(t);

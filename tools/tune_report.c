@@ -449,27 +449,31 @@ static void fit_tables(out *o, const tune_run *r) {
 }
 
 static void validation_table(out *o, const tune_run *r, const tune_coll_result *cr) {
-  static const char *const heads[] = {"size", "automatic (file loaded)", "auto us", "fastest forced",
-                                      "fastest us", "auto / fastest", "verdict"};
-  table_start(o, 7, heads);
+  /* "that algorithm forced" separates the two ways auto can lose: a wrong
+   * choice (forced, it is slow too) or overhead of choosing (it is not) */
+  static const char *const heads[] = {"size", "automatic (file loaded)", "auto us", "that algorithm forced us",
+                                      "fastest forced", "fastest us", "auto / fastest", "verdict"};
+  table_start(o, 8, heads);
   for (size_t i = 0; i < cr->nchecks; i++) {
     const tune_check *ck = &cr->checks[i];
-    char size[32], a[32], fm[32], ratio[32];
+    char size[32], a[32], af[32], fm[32], ratio[32];
     fmt_bytes(ck->bytes, size, sizeof size);
     if (!ck->done) {
-      const char *cells[] = {size, "-", "-", "-", "-", "-", "not run: budget"};
-      table_row(o, 7, cells, NULL);
+      const char *cells[] = {size, "-", "-", "-", "-", "-", "-", "not run: budget"};
+      table_row(o, 8, cells, NULL);
       continue;
     }
     const double q = ck->auto_med / ck->fastest_med;
     snprintf(ratio, sizeof ratio, "%.3f", q);
     const int ok = tune_check_ok(r, cr, ck), same = ck->fastest >= 0 && !strcmp(ck->auto_alg, cr->names[ck->fastest]);
-    const char *cells[] = {size, ck->auto_alg, fmt_us(ck->auto_med, a, sizeof a),
+    if (ck->auto_forced_med > 0) fmt_us(ck->auto_forced_med, af, sizeof af);
+    else snprintf(af, sizeof af, "-");
+    const char *cells[] = {size, ck->auto_alg, fmt_us(ck->auto_med, a, sizeof a), af,
                            ck->fastest >= 0 ? cr->names[ck->fastest] : "-", fmt_us(ck->fastest_med, fm, sizeof fm),
                            ratio,
                            !ok ? "SLOWER" : same ? (q <= 1 + r->validation_tolerance ? "ok: the fastest" : "ok: the fastest (ratio is noise)")
                                : "ok: within 5%"};
-    table_row(o, 7, cells, ok ? NULL : "slow");
+    table_row(o, 8, cells, ok ? NULL : "slow");
   }
   table_end(o);
 }

@@ -39,6 +39,7 @@ typedef struct {
   bool done;
   char auto_alg[64];
   double auto_med;
+  double auto_forced_med; /* the algorithm auto ran, forced (0: not measured) */
   int fastest; /* algorithm index */
   double fastest_med;
 } tune_check;
