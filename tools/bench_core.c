@@ -267,7 +267,8 @@ int bench_time(tcoll_comm *c, const bench_params *p, const bench_variant *v, int
       MPI_Bcast(&stop, 1, MPI_INT, 0, MPI_COMM_WORLD);
       if (stop) return r;
     }
-    for (int k = 0; k < nv; k++) {
+    for (int j = 0; j < nv; j++) {
+      const int k = p->rotate ? (j + r) % nv : j;
       if (!usable[k]) continue;
       if (!bench_is_mpi(&v[k])) tcoll_comm_set_algorithm(c, v[k].coll, v[k].algo);
       MPI_Barrier(MPI_COMM_WORLD);

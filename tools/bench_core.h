@@ -31,6 +31,9 @@ typedef struct {
    * slower than expected, so that a batch lasts about this long (a loaded
    * machine, a sanitizer build); never more than the scaled count */
   double batch_seconds;
+  /* round r starts at variant r mod nv: no variant always follows the same
+   * one (a spinning shared-memory algorithm can slow whatever runs next) */
+  int rotate;
 } bench_params;
 
 /* This process's rank and the job's size, set by bench_init. */

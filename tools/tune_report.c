@@ -471,7 +471,7 @@ static void validation_table(out *o, const tune_run *r, const tune_coll_result *
     const char *cells[] = {size, ck->auto_alg, fmt_us(ck->auto_med, a, sizeof a), af,
                            ck->fastest >= 0 ? cr->names[ck->fastest] : "-", fmt_us(ck->fastest_med, fm, sizeof fm),
                            ratio,
-                           !ok ? "SLOWER" : same ? (q <= 1 + r->validation_tolerance ? "ok: the fastest" : "ok: the fastest (ratio is noise)")
+                           !ok ? "SLOWER" : same ? (q <= 1 + r->validation_tolerance ? "ok: the fastest" : "ok: chose the fastest (timing gap: compare forced)")
                                : "ok: within 5%"};
     table_row(o, 8, cells, ok ? NULL : "slow");
   }
