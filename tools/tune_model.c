@@ -498,8 +498,12 @@ size_t tune_build_rules(const tune_point *pts, size_t npts, int nalgs, const int
                confirm > 1 ? ", confirmed at the next size" : "");
       cur = assign[i] = pick;
     } else {
-      snprintf(dec[i].note, sizeof dec[i].note, "kept: %.1f%% slower here only (not confirmed at the next size)",
-               100 * loss_of(p, cur, best[i]));
+      if (i + 1 < npts)
+        snprintf(dec[i].note, sizeof dec[i].note, "kept: %.1f%% slower here only (not confirmed at the next size)",
+                 100 * loss_of(p, cur, best[i]));
+      else
+        snprintf(dec[i].note, sizeof dec[i].note, "kept: %.1f%% slower at the last size, less than twice the margin",
+                 100 * loss_of(p, cur, best[i]));
     }
   }
   /* leading sizes nothing ran take the first choice */
