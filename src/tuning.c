@@ -95,6 +95,7 @@ static bool parse_gamma(parser *p, const cJSON *g, tcoll_tuning *t) {
     if (k < 0) return fail(p, path, "unknown dtype class \"%s\" (integer, float, float16, bfloat16)", v->string);
     /* one second per byte is not a machine, it is a typo */
     if (!number(p, v, path, 0, 1, &t->model.gamma[k])) return false;
+    t->gamma_listed[k] = true;
   }
   return true;
 }
@@ -132,6 +133,7 @@ static bool parse_model(parser *p, const cJSON *model, tcoll_tuning *t) {
       /* one second per message or per byte is not a machine, it is a typo */
       if (!number(p, v, kpath, 0, 1, dst[k])) return false;
     }
+    t->level_listed[level] = true;
   }
   return true;
 }
@@ -325,14 +327,18 @@ char *tcoll__tuning_write(const tcoll_tuning *t) {
   if (t->has_model) {
     cJSON *m = cJSON_AddObjectToObject(root, "model");
     for (int l = 0; m && l < TCOLL_NUM_LEVELS; l++) {
+      if (!t->level_listed[l]) continue;
       cJSON *lv = cJSON_AddObjectToObject(m, tcoll__level_name((tcoll_level)l));
       if (!lv) continue;
       cJSON_AddItemToObject(lv, "alpha", exact_number(t->model.level[l].alpha));
       cJSON_AddItemToObject(lv, "beta", exact_number(t->model.level[l].beta));
     }
-    cJSON *g = m ? cJSON_AddObjectToObject(m, "gamma") : NULL;
+    bool any_gamma = false;
+    for (int k = 0; k < TCOLL_NUM_GAMMA_CLASSES; k++) any_gamma = any_gamma || t->gamma_listed[k];
+    cJSON *g = m && any_gamma ? cJSON_AddObjectToObject(m, "gamma") : NULL;
     for (int k = 0; g && k < TCOLL_NUM_GAMMA_CLASSES; k++)
-      cJSON_AddItemToObject(g, tcoll__gamma_class_name((tcoll_gamma_class)k), exact_number(t->model.gamma[k]));
+      if (t->gamma_listed[k])
+        cJSON_AddItemToObject(g, tcoll__gamma_class_name((tcoll_gamma_class)k), exact_number(t->model.gamma[k]));
   }
   cJSON *rules = cJSON_AddArrayToObject(root, "rules");
   for (size_t i = 0; rules && i < t->num_rules; i++) {

@@ -28,7 +28,11 @@ struct tcoll_tuning {
   char source[512]; /* the path it was loaded from */
   bool has_model;
   tcoll_cost_model model; /* when has_model: levels and gamma classes absent from the file keep the defaults */
-  char created[256], topology[256]; /* provenance, shown by tcoll-info */
+  /* which levels and gamma classes the file named: the writer writes only
+   * those, so a file of the levels one job measured round-trips as such */
+  bool level_listed[TCOLL_NUM_LEVELS];
+  bool gamma_listed[TCOLL_NUM_GAMMA_CLASSES];
+  char created[1024], topology[1024]; /* provenance (compact JSON), shown by tcoll-info */
   size_t num_rules;
   tcoll_rule *rules;
 };
@@ -53,7 +57,8 @@ bool tcoll__rule_matches(const tcoll_rule *r, const tcoll_comm *c, const tcoll_c
 int tcoll__tuning_lookup(const tcoll_tuning *t, const tcoll_comm *c, const tcoll_call *call);
 
 /* Writes t in the file format (the auto-tuner's output); NULL on no memory.
- * The caller frees the string. */
+ * Only the levels and gamma classes marked listed are written (the others
+ * are defaults, not measurements). The caller frees the string. */
 char *tcoll__tuning_write(const tcoll_tuning *t);
 
 #endif

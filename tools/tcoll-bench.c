@@ -9,7 +9,8 @@
  * rounds, so a machine that drifts between fast and slow phases hits all
  * variants alike. In a round each variant gets a barrier and then `iters`
  * back-to-back calls; the round's time for it is the slowest rank's mean per
- * call. Median, min and p99 are taken over rounds.
+ * call. Median, min and p99 are taken over rounds. The loop, the layouts and
+ * the check live in tools/bench_core.c, shared with tcoll-tune.
  *
  * Correctness. Before timing, every variant's result is checked element by
  * element against the independent reference of the test suite
@@ -33,13 +34,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_core.h"
 #include "reference.h"
 #include "tcoll.h"
 
 #define MAX_VARIANTS 16
 #define MAX_ALGOS_LISTED 16
 
-static int rank_, nranks;
 
 /* ---------------------------------------------------------------- options */
 
@@ -56,9 +57,6 @@ typedef struct {
   const char *csv, *json;
   double link_gbps;
 } options;
-
-static const char *const coll_names[TCOLL_NUM_COLLS] = {"allreduce", "reduce_scatter", "allgather",
-                                                        "bcast", "reduce"};
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -167,7 +165,7 @@ static int parse_options(int argc, char **argv, options *o, char *err, size_t er
             for (int k = 0; k < TCOLL_NUM_COLLS; k++) o->colls[k] = 1;
             continue;
           }
-          int k = lookup(t, coll_names, TCOLL_NUM_COLLS);
+          int k = lookup(t, bench_coll_names, TCOLL_NUM_COLLS);
           if (k < 0) return snprintf(err, errlen, "unknown collective \"%s\"", t), -1;
           o->colls[k] = 1;
         }
@@ -202,8 +200,8 @@ static int parse_options(int argc, char **argv, options *o, char *err, size_t er
         break;
       }
       case 'r':
-        if (parse_int(optarg, 0, &o->root) || o->root >= nranks)
-          return snprintf(err, errlen, "root \"%s\" is not a rank in [0, %d)", optarg, nranks), -1;
+        if (parse_int(optarg, 0, &o->root) || o->root >= bench_nranks)
+          return snprintf(err, errlen, "root \"%s\" is not a rank in [0, %d)", optarg, bench_nranks), -1;
         break;
       case 'n':
         if (parse_int(optarg, 1, &o->iters)) return snprintf(err, errlen, "bad -n \"%s\"", optarg), -1;
@@ -242,142 +240,6 @@ static int parse_options(int argc, char **argv, options *o, char *err, size_t er
 
 /* ------------------------------------------------------- the collectives */
 
-/* Per-collective facts the sweep needs, one row each. */
-typedef struct {
-  int reduces;          /* takes an op */
-  int rooted;           /* takes a root */
-  double (*busbw_factor)(int p);
-} coll_facts;
-
-static double factor_allreduce(int p) { return 2.0 * (p - 1) / p; }
-static double factor_scatter_gather(int p) { return (double)(p - 1) / p; }
-static double factor_one(int p) { (void)p; return 1.0; }
-
-static const coll_facts facts[TCOLL_NUM_COLLS] = {
-    [TCOLL_ALLREDUCE] = {1, 0, factor_allreduce},
-    [TCOLL_REDUCE_SCATTER] = {1, 0, factor_scatter_gather},
-    [TCOLL_ALLGATHER] = {0, 0, factor_scatter_gather},
-    [TCOLL_BCAST] = {0, 1, factor_one},
-    [TCOLL_REDUCE] = {1, 1, factor_one},
-};
-
-static int coll_supported(tcoll_coll coll) { return facts[coll].busbw_factor != NULL; }
-
-/* How one size maps onto a call: `count` is the API's count argument; the
- * rank's input has in_n elements and the output buffer out_n. The size of a
- * row is the whole vector (nccl-tests): p blocks for reduce_scatter and
- * allgather. */
-typedef struct {
-  size_t count, in_n, out_n;
-} layout;
-
-static layout layout_for(tcoll_coll coll, size_t bytes, size_t es) {
-  const size_t n = bytes / es, block = n / (size_t)nranks;
-  switch (coll) {
-    case TCOLL_REDUCE_SCATTER: return (layout){block, block * (size_t)nranks, block};
-    case TCOLL_ALLGATHER: return (layout){block, block, block * (size_t)nranks};
-    default: return (layout){n, n, n};
-  }
-}
-
-static MPI_Datatype mpi_dtype(tcoll_dtype dt) {
-  switch (dt) {
-    case TCOLL_INT8: return MPI_INT8_T;
-    case TCOLL_UINT8: return MPI_UINT8_T;
-    case TCOLL_INT32: return MPI_INT32_T;
-    case TCOLL_UINT32: return MPI_UINT32_T;
-    case TCOLL_INT64: return MPI_INT64_T;
-    case TCOLL_UINT64: return MPI_UINT64_T;
-    case TCOLL_FLOAT32: return MPI_FLOAT;
-    case TCOLL_FLOAT64: return MPI_DOUBLE;
-    default: return MPI_DATATYPE_NULL; /* no standard MPI type for half/bfloat16 */
-  }
-}
-
-static MPI_Op mpi_op(tcoll_op op) {
-  switch (op) {
-    case TCOLL_SUM: return MPI_SUM;
-    case TCOLL_PROD: return MPI_PROD;
-    case TCOLL_MIN: return MPI_MIN;
-    case TCOLL_MAX: return MPI_MAX;
-    default: return MPI_OP_NULL; /* MPI has no average */
-  }
-}
-
-/* Why MPI's own collective cannot run this call, or NULL. */
-static const char *mpi_unavailable(const options *o, tcoll_coll coll, size_t count) {
-  if (mpi_dtype(o->dtype) == MPI_DATATYPE_NULL) return "MPI has no such datatype";
-  if (facts[coll].reduces && mpi_op(o->op) == MPI_OP_NULL) return "MPI has no avg op";
-  if (count > (size_t)INT32_MAX) return "count exceeds MPI's int";
-  return NULL;
-}
-
-typedef struct {
-  tcoll_coll coll;
-  const char *algo; /* NULL = automatic, "mpi" = the MPI library */
-} variant;
-
-static int is_mpi(const variant *v) { return v->algo && strcmp(v->algo, "mpi") == 0; }
-
-/* Where this rank's input lives: in place, inside the output buffer at the
- * NCCL position (allgather: its block; reduce_scatter and the rest: the
- * buffer itself); otherwise in `send`. bcast has only the one buffer. */
-static void *input_of(tcoll_coll coll, const options *o, void *send, void *recv, const layout *l) {
-  if (coll == TCOLL_BCAST) return recv;
-  if (!o->inplace) return send;
-  if (coll == TCOLL_ALLGATHER) return (char *)recv + (size_t)rank_ * l->count * ref_size(o->dtype);
-  return recv;
-}
-
-/* Where the result lands. reduce_scatter in place: tcoll follows NCCL (this
- * rank's block of the buffer), MPI_IN_PLACE puts it at the start. */
-static void *output_of(const variant *v, const options *o, void *recv, const layout *l) {
-  if (v->coll == TCOLL_REDUCE_SCATTER && o->inplace && !is_mpi(v))
-    return (char *)recv + (size_t)rank_ * l->count * ref_size(o->dtype);
-  return recv;
-}
-
-static int run_once(tcoll_comm *c, const variant *v, const options *o, void *send, void *recv,
-                    const layout *l) {
-  const tcoll_coll coll = v->coll;
-  void *in = input_of(coll, o, send, recv, l), *out = output_of(v, o, recv, l);
-  const int root_here = rank_ == o->root;
-  if (is_mpi(v)) {
-    const MPI_Datatype dt = mpi_dtype(o->dtype);
-    const int n = (int)l->count;
-    int err;
-    switch (coll) {
-      case TCOLL_ALLREDUCE:
-        err = MPI_Allreduce(o->inplace ? MPI_IN_PLACE : in, out, n, dt, mpi_op(o->op), MPI_COMM_WORLD);
-        break;
-      case TCOLL_REDUCE_SCATTER:
-        err = MPI_Reduce_scatter_block(o->inplace ? MPI_IN_PLACE : in, out, n, dt, mpi_op(o->op),
-                                       MPI_COMM_WORLD);
-        break;
-      case TCOLL_ALLGATHER:
-        err = MPI_Allgather(o->inplace ? MPI_IN_PLACE : in, n, dt, out, n, dt, MPI_COMM_WORLD);
-        break;
-      case TCOLL_BCAST: err = MPI_Bcast(out, n, dt, o->root, MPI_COMM_WORLD); break;
-      default:
-        err = MPI_Reduce(o->inplace && root_here ? MPI_IN_PLACE : in, out, n, dt, mpi_op(o->op), o->root,
-                         MPI_COMM_WORLD);
-        break;
-    }
-    return err == MPI_SUCCESS ? 0 : -1;
-  }
-  tcoll_status st;
-  switch (coll) {
-    case TCOLL_ALLREDUCE: st = tcoll_allreduce(c, in, out, l->count, o->dtype, o->op); break;
-    case TCOLL_REDUCE_SCATTER: st = tcoll_reduce_scatter(c, in, out, l->count, o->dtype, o->op); break;
-    case TCOLL_ALLGATHER: st = tcoll_allgather(c, in, out, l->count, o->dtype); break;
-    case TCOLL_BCAST: st = tcoll_bcast(c, out, l->count, o->dtype, o->root); break;
-    default: /* reduce: the result buffer exists only at the root */
-      st = tcoll_reduce(c, in, root_here ? out : NULL, l->count, o->dtype, o->op, o->root);
-      break;
-  }
-  return st == TCOLL_OK ? 0 : -1;
-}
-
 /* -------------------------------------------------------------- results */
 
 typedef struct {
@@ -391,44 +253,6 @@ typedef struct {
   double copy_gbs; /* the copy bandwidth %bound was computed from */
   long wrong;
 } row;
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static int scaled_iters(size_t bytes);
-
-/* Memory traffic the busiest rank must do, in bytes: read its input once
- * and write its output once (a bcast receiver writes n and its data is read
- * once from the root's buffer). */
-static double min_traffic(tcoll_coll coll, size_t bytes) {
-  const double n = (double)bytes;
-  switch (coll) {
-    case TCOLL_REDUCE_SCATTER:
-    case TCOLL_ALLGATHER: return n + n / nranks;
-    default: return 2.0 * n;
-  }
-}
-
-/* Copy bandwidth per rank (bytes read + written per second) for a copy of
- * `bytes`, all ranks copying at once: the ceiling of a collective of that
- * size inside one node. Measured at each size, because a 128 KiB collective
- * runs from cache and a DRAM figure would not bound it. Best of 5 batches. */
-static double measure_copy_bandwidth(void *dst, const void *src, size_t bytes) {
-  const int iters = scaled_iters(bytes);
-  double best = 0;
-  for (int i = 0; i < 5; i++) {
-    MPI_Barrier(MPI_COMM_WORLD);
-    double t0 = MPI_Wtime();
-    for (int k = 0; k < iters; k++) memcpy(dst, src, bytes);
-    double t = (MPI_Wtime() - t0) / iters, tmax;
-    MPI_Allreduce(&t, &tmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    double bw = tmax > 0 ? 2.0 * (double)bytes / tmax : 0;
-    if (bw > best) best = bw;
-  }
-  return best;
-}
 
 /* --------------------------------------------------------------- sweep */
 
@@ -450,21 +274,21 @@ static row *add_row(row_list *l) {
 }
 
 /* The variants of one collective: MPI, automatic, and the forced ones. */
-static int build_variants(const options *o, tcoll_coll coll, variant *v, char *err, size_t errlen) {
+static int build_variants(const options *o, tcoll_coll coll, bench_variant *v, char *err, size_t errlen) {
   int n = 0;
-  if (o->mpi) v[n++] = (variant){coll, "mpi"};
+  if (o->mpi) v[n++] = (bench_variant){coll, "mpi"};
   if (strcmp(o->algo, "auto") == 0) {
-    v[n++] = (variant){coll, NULL};
+    v[n++] = (bench_variant){coll, NULL};
   } else if (strcmp(o->algo, "all") == 0) {
-    v[n++] = (variant){coll, NULL};
+    v[n++] = (bench_variant){coll, NULL};
     for (size_t i = 0; i < tcoll_algorithm_count(coll) && n < MAX_VARIANTS; i++)
-      v[n++] = (variant){coll, tcoll_algorithm_name(coll, i)};
+      v[n++] = (bench_variant){coll, tcoll_algorithm_name(coll, i)};
   } else {
     static char names[512];
     snprintf(names, sizeof names, "%s", o->algo);
     for (char *t = strtok(names, ","); t && n < MAX_VARIANTS; t = strtok(NULL, ",")) {
       if (strcmp(t, "auto") == 0) {
-        v[n++] = (variant){coll, NULL};
+        v[n++] = (bench_variant){coll, NULL};
         continue;
       }
       size_t i;
@@ -472,128 +296,49 @@ static int build_variants(const options *o, tcoll_coll coll, variant *v, char *e
         if (strcmp(t, tcoll_algorithm_name(coll, i)) == 0) break;
       if (i == tcoll_algorithm_count(coll)) {
         size_t used = (size_t)snprintf(err, errlen, "unknown %s algorithm \"%s\" (known: auto",
-                                       coll_names[coll], t);
+                                       bench_coll_names[coll], t);
         for (i = 0; i < tcoll_algorithm_count(coll) && used < errlen; i++)
           used += (size_t)snprintf(err + used, errlen - used, ", %s", tcoll_algorithm_name(coll, i));
         if (used < errlen) snprintf(err + used, errlen - used, ")");
         return -1;
       }
-      v[n++] = (variant){coll, tcoll_algorithm_name(coll, i)};
+      v[n++] = (bench_variant){coll, tcoll_algorithm_name(coll, i)};
     }
   }
   return n;
 }
 
-/* Calls per timed batch: about 2 ms of work at a pessimistic 1 GB/s, at
- * least 1, at most 1000, so that a sweep to 64 MiB at 2 ranks stays well
- * under a minute while small sizes still average over many calls. */
-static int scaled_iters(size_t bytes) {
-  double calls = 2e-3 / (1e-6 + (double)bytes / 1e9);
-  return calls < 1 ? 1 : calls > 1000 ? 1000 : (int)calls;
+static int coll_supported(tcoll_coll coll) { return bench_facts[coll].busbw_factor != NULL; }
+
+static bench_params params_of(const options *o) {
+  return (bench_params){.dtype = o->dtype, .op = o->op, .root = o->root, .inplace = o->inplace,
+                        .iters = o->iters, .warmup = o->warmup, .rounds = o->rounds, .sync = o->sync};
 }
 
-/* Wrong elements of result[0..n): against the reduction over all ranks of
- * input elements first.. (reduction != 0), or against rank src's inputs.
- * Resumes after each mismatch, so every wrong element is counted; the first
- * one's description goes into msg. */
-static long count_wrong(uint64_t seed, const options *o, int reduction, int src, size_t first,
-                        const void *result, size_t n, char *msg, size_t msglen) {
-  const size_t es = ref_size(o->dtype);
-  long wrong = 0;
-  char m[256] = "";
-  for (size_t pos = 0; pos < n;) {
-    const void *at = (const char *)result + pos * es;
-    long bad = reduction
-                   ? ref_check_reduction(seed, o->dtype, o->op, REF_EXACT, nranks, first + pos, at, n - pos, m, sizeof m)
-                   : ref_check_inputs(seed, o->dtype, o->op, REF_EXACT, src, first + pos, at, n - pos, m, sizeof m);
-    if (bad < 0) break;
-    if (wrong == 0) snprintf(msg, msglen, "rank %d: %s", rank_, m);
-    wrong++;
-    pos += (size_t)bad + 1;
-  }
-  return wrong;
-}
-
-/* Checks one variant: fresh inputs, one call, every element of what this
- * rank must hold against the reference. Returns the number of wrong
- * elements over all ranks (0 if none), -1 if the call failed somewhere. */
-static long check_variant(tcoll_comm *c, const variant *v, const options *o, void *send, void *recv,
-                          const layout *l, char *why, size_t whylen) {
-  const tcoll_coll coll = v->coll;
-  const uint64_t seed = 0xbe7c + l->count * 31 + (uint64_t)coll;
-  const size_t es = ref_size(o->dtype), n = l->count;
-  /* garbage where results go, then the inputs (in place they live there) */
-  if (!o->inplace || coll == TCOLL_BCAST) memset(recv, 0x5A, l->out_n * es);
-  if (coll != TCOLL_BCAST || rank_ == o->root)
-    ref_fill(seed, o->dtype, o->op, REF_EXACT, rank_, input_of(coll, o, send, recv, l), l->in_n);
-  int failed = run_once(c, v, o, send, recv, l) != 0, any_failed = 0;
-  MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  if (any_failed) {
-    snprintf(why, whylen, "%s", failed ? tcoll_last_error() : "failed on another rank");
-    return -1;
-  }
-  const char *out = output_of(v, o, recv, l);
-  long wrong = 0;
-  switch (coll) {
-    case TCOLL_ALLREDUCE: wrong = count_wrong(seed, o, 1, 0, 0, out, n, why, whylen); break;
-    case TCOLL_REDUCE_SCATTER:
-      wrong = count_wrong(seed, o, 1, 0, (size_t)rank_ * n, out, n, why, whylen);
-      break;
-    case TCOLL_ALLGATHER:
-      for (int r = 0; r < nranks; r++) wrong += count_wrong(seed, o, 0, r, 0, out + (size_t)r * n * es, n, why, whylen);
-      break;
-    case TCOLL_BCAST: wrong = count_wrong(seed, o, 0, o->root, 0, out, n, why, whylen); break;
-    default:
-      if (rank_ == o->root) wrong = count_wrong(seed, o, 1, 0, 0, out, n, why, whylen);
-      break;
-  }
-  MPI_Allreduce(MPI_IN_PLACE, &wrong, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
-  return wrong;
-}
-
-/* Times every variant of one size in interleaved rounds; fills rows. */
-static int time_size(tcoll_comm *c, const options *o, const variant *v, int nv, row **rows,
-                     void *send, void *recv, const layout *l) {
-  const int iters = o->iters ? o->iters : scaled_iters(rows[0]->bytes);
-  const int warmup = o->warmup ? o->warmup - 1 : (iters + 9) / 10;
-  double *t = malloc(sizeof(double) * (size_t)o->rounds * (size_t)nv);
+/* Times the usable rows' variants (bench_time) and fills median, min, p99. */
+static int time_rows(tcoll_comm *c, const bench_params *p, const bench_variant *v, int nv, row **rows, size_t bytes,
+                     void *send, void *recv, const bench_layout *l) {
+  int usable[MAX_VARIANTS];
+  double *t = malloc(sizeof(double) * (size_t)p->rounds * (size_t)nv);
   if (!t) return -1;
+  for (int k = 0; k < nv; k++) usable[k] = rows[k]->usable;
+  bench_time(c, p, v, nv, usable, bytes, send, recv, l, t);
   for (int k = 0; k < nv; k++) {
-    if (!rows[k]->usable) continue;
-    for (int i = 0; i < warmup; i++) run_once(c, &v[k], o, send, recv, l);
-  }
-  for (int r = 0; r < o->rounds; r++)
-    for (int k = 0; k < nv; k++) {
-      if (!rows[k]->usable) continue;
-      if (!is_mpi(&v[k])) tcoll_comm_set_algorithm(c, v[k].coll, v[k].algo);
-      MPI_Barrier(MPI_COMM_WORLD);
-      double t0 = MPI_Wtime();
-      for (int i = 0; i < iters; i++) {
-        if (o->sync) MPI_Barrier(MPI_COMM_WORLD);
-        run_once(c, &v[k], o, send, recv, l);
-      }
-      double mine = (MPI_Wtime() - t0) / iters, slowest;
-      MPI_Allreduce(&mine, &slowest, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-      t[k * o->rounds + r] = slowest;
-    }
-  for (int k = 0; k < nv; k++) {
-    if (!rows[k]->usable) continue;
-    double *s = t + k * o->rounds;
-    qsort(s, (size_t)o->rounds, sizeof *s, cmp_double);
-    rows[k]->min = s[0];
-    rows[k]->med = (o->rounds % 2) ? s[o->rounds / 2] : 0.5 * (s[o->rounds / 2 - 1] + s[o->rounds / 2]);
-    rows[k]->p99 = s[(int)ceil(0.99 * o->rounds) - 1];
+    if (!usable[k]) continue;
+    bench_sort(t + k * p->rounds, p->rounds);
+    bench_stats(t + k * p->rounds, p->rounds, &rows[k]->min, &rows[k]->med, &rows[k]->p99);
   }
   free(t);
   return 0;
 }
 
 /* Benchmarks one size of one collective: check, time, derive the columns. */
-static int bench_size(tcoll_comm *c, const options *o, const variant *v, int nv, size_t bytes,
+static int bench_size(tcoll_comm *c, const options *o, const bench_variant *v, int nv, size_t bytes,
                       void *send, void *recv, row_list *out, long *total_wrong) {
   const tcoll_coll coll = v[0].coll;
   const size_t es = ref_size(o->dtype);
-  const layout l = layout_for(coll, bytes, es);
+  const bench_layout l = bench_layout_for(coll, bytes, es);
+  const bench_params bp = params_of(o);
   row *rows[MAX_VARIANTS];
   /* all rows of this size first: add_row may move the array */
   const size_t first_row = out->n;
@@ -602,12 +347,12 @@ static int bench_size(tcoll_comm *c, const options *o, const variant *v, int nv,
   for (int k = 0; k < nv; k++) {
     row *r = rows[k] = &out->rows[first_row + k];
     r->coll = coll;
-    r->bytes = (l.in_n > l.out_n ? l.in_n : l.out_n) * es;
+    r->bytes = bench_layout_bytes(&l, es);
     r->count = l.count;
     r->usable = 1;
-    if (is_mpi(&v[k])) {
+    if (bench_is_mpi(&v[k])) {
       snprintf(r->algo, sizeof r->algo, "mpi");
-      const char *why = mpi_unavailable(o, coll, l.count);
+      const char *why = bench_mpi_unavailable(&bp, coll, l.count);
       if (why) r->usable = 0, snprintf(r->why, sizeof r->why, "%s", why);
     } else {
       tcoll_comm_set_algorithm(c, coll, v[k].algo);
@@ -616,8 +361,8 @@ static int bench_size(tcoll_comm *c, const options *o, const variant *v, int nv,
   }
   for (int k = 0; k < nv; k++) {
     if (!rows[k]->usable) continue;
-    if (!is_mpi(&v[k])) tcoll_comm_set_algorithm(c, coll, v[k].algo);
-    long wrong = o->check ? check_variant(c, &v[k], o, send, recv, &l, rows[k]->why, sizeof rows[k]->why)
+    if (!bench_is_mpi(&v[k])) tcoll_comm_set_algorithm(c, coll, v[k].algo);
+    long wrong = o->check ? bench_check_variant(c, &v[k], &bp, send, recv, &l, rows[k]->why, sizeof rows[k]->why)
                           : 0;
     if (wrong < 0) {
       rows[k]->usable = 0; /* declined or failed: n/a with the reason */
@@ -625,24 +370,24 @@ static int bench_size(tcoll_comm *c, const options *o, const variant *v, int nv,
     }
     rows[k]->wrong = wrong;
     *total_wrong += wrong;
-    if (!is_mpi(&v[k])) {
+    if (!bench_is_mpi(&v[k])) {
       const char *ran = tcoll_last_algorithm(c, coll);
       if (ran && o->check) snprintf(rows[k]->algo, sizeof rows[k]->algo, "%s", ran);
       if (!v[k].algo && ran) snprintf(rows[k]->algo, sizeof rows[k]->algo, "auto:%s", ran);
     }
   }
-  if (time_size(c, o, v, nv, rows, send, recv, &l) != 0) return -1;
-  const double copy_bw = o->link_gbps > 0 ? 0 : measure_copy_bandwidth(recv, send, rows[0]->bytes);
+  if (time_rows(c, &bp, v, nv, rows, bench_layout_bytes(&l, es), send, recv, &l) != 0) return -1;
+  const double copy_bw = o->link_gbps > 0 ? 0 : bench_copy_bandwidth(recv, send, rows[0]->bytes);
   double mpi_med = 0;
   for (int k = 0; k < nv; k++)
-    if (is_mpi(&v[k]) && rows[k]->usable) mpi_med = rows[k]->med;
+    if (bench_is_mpi(&v[k]) && rows[k]->usable) mpi_med = rows[k]->med;
   for (int k = 0; k < nv; k++) {
     row *r = rows[k];
     if (!r->usable || r->med <= 0) continue;
     r->algbw = (double)r->bytes / r->med / 1e9;
-    r->busbw = r->algbw * facts[coll].busbw_factor(nranks);
-    double bound = o->link_gbps > 0 ? facts[coll].busbw_factor(nranks) * (double)r->bytes / (o->link_gbps * 1e9 / 8)
-                                    : (copy_bw > 0 ? min_traffic(coll, r->bytes) / copy_bw : 0);
+    r->busbw = r->algbw * bench_facts[coll].busbw_factor(bench_nranks);
+    double bound = o->link_gbps > 0 ? bench_facts[coll].busbw_factor(bench_nranks) * (double)r->bytes / (o->link_gbps * 1e9 / 8)
+                                    : (copy_bw > 0 ? bench_min_traffic(coll, r->bytes) / copy_bw : 0);
     r->pct_bound = 100.0 * bound / r->med;
     r->copy_gbs = copy_bw / 1e9;
     r->vs_mpi = mpi_med > 0 ? mpi_med / r->med : 0;
@@ -660,7 +405,7 @@ static void print_header(const options *o) {
   MPI_Get_library_version(lib, &len);
   char *nl = strchr(lib, '\n');
   if (nl) *nl = '\0';
-  printf("# tcoll-bench: tcoll %s, %d ranks, %s\n", tcoll_version(), nranks, lib);
+  printf("# tcoll-bench: tcoll %s, %d ranks, %s\n", tcoll_version(), bench_nranks, lib);
   if (o->link_gbps > 0)
     printf("# %%bound: busbw factor x size / link rate %.3g Gbit/s\n", o->link_gbps);
   else
@@ -675,10 +420,10 @@ static void print_header(const options *o) {
 }
 
 static void print_row(const options *o, const row *r) {
-  const char *op = facts[r->coll].reduces ? ref_op_name(o->op) : "-";
+  const char *op = bench_facts[r->coll].reduces ? ref_op_name(o->op) : "-";
   char root[8] = "-";
-  if (facts[r->coll].rooted) snprintf(root, sizeof root, "%d", o->root);
-  printf("%-10s %12zu %10zu %8s %5s %4s  %-26s ", coll_names[r->coll], r->bytes, r->count,
+  if (bench_facts[r->coll].rooted) snprintf(root, sizeof root, "%d", o->root);
+  printf("%-10s %12zu %10zu %8s %5s %4s  %-26s ", bench_coll_names[r->coll], r->bytes, r->count,
          dtype_name(o->dtype), op, root, r->algo);
   if (!r->usable) {
     printf("n/a: %s\n", r->why);
@@ -705,7 +450,7 @@ static void print_footer(const row_list *l, long total_wrong) {
     for (; j < l->n && l->rows[j].coll == l->rows[i].coll && l->rows[j].bytes == l->rows[i].bytes; j++)
       if (l->rows[j].usable && (best == (size_t)-1 || l->rows[j].med < l->rows[best].med)) best = j;
     if (best != (size_t)-1)
-      printf("#   %-14s %12zu B  %-26s %10.2f us\n", coll_names[l->rows[i].coll], l->rows[i].bytes,
+      printf("#   %-14s %12zu B  %-26s %10.2f us\n", bench_coll_names[l->rows[i].coll], l->rows[i].bytes,
              l->rows[best].algo, l->rows[best].med * 1e6);
     i = j;
   }
@@ -721,7 +466,7 @@ typedef struct {
 static void gather_environment(environment *e) {
   MPI_Comm node;
   int local = 0, is_leader, nodes = 0, max_local = 0;
-  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, bench_rank, MPI_INFO_NULL, &node);
   MPI_Comm_size(node, &local);
   int local_rank;
   MPI_Comm_rank(node, &local_rank);
@@ -759,10 +504,10 @@ static int write_csv(const char *path, const options *o, const row_list *l, cons
     for (char *p = reason; *p; p++)
       if (*p == ',' || *p == '"' || *p == '\n') *p = ' ';
     fprintf(f, "%s,%zu,%zu,%s,%s,%d,%d,%s,%d,%s,%.3f,%.3f,%.3f,%.4f,%.4f,%.2f,%.3f,%ld,%.3f,%d,%d,%d,%s,%s,%s\n",
-            coll_names[r->coll], r->bytes, r->count, dtype_name(o->dtype),
-            facts[r->coll].reduces ? ref_op_name(o->op) : "", facts[r->coll].rooted ? o->root : -1,
+            bench_coll_names[r->coll], r->bytes, r->count, dtype_name(o->dtype),
+            bench_facts[r->coll].reduces ? ref_op_name(o->op) : "", bench_facts[r->coll].rooted ? o->root : -1,
             o->inplace, r->algo, r->usable, r->usable ? "" : reason, r->med * 1e6, r->min * 1e6,
-            r->p99 * 1e6, r->algbw, r->busbw, r->pct_bound, r->copy_gbs, r->wrong, r->vs_mpi, nranks, e->nodes,
+            r->p99 * 1e6, r->algbw, r->busbw, r->pct_bound, r->copy_gbs, r->wrong, r->vs_mpi, bench_nranks, e->nodes,
             e->max_ranks_per_node, tcoll_version(), e->mpi_library, e->host);
   }
   return fclose(f) == 0 ? 0 : -1;
@@ -786,7 +531,7 @@ static int write_json(const char *path, const options *o, const row_list *l, con
   strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
   fprintf(f, "{\n  \"format\": \"tcoll-bench\",\n  \"version\": 1,\n  \"environment\": {\"ranks\": %d, "
              "\"nodes\": %d, \"ranks_per_node\": %d, \"tcoll_version\": ",
-          nranks, e->nodes, e->max_ranks_per_node);
+          bench_nranks, e->nodes, e->max_ranks_per_node);
   json_string(f, tcoll_version());
   fprintf(f, ", \"mpi_library\": ");
   json_string(f, e->mpi_library);
@@ -798,7 +543,7 @@ static int write_json(const char *path, const options *o, const row_list *l, con
   fprintf(f, "  \"rows\": [\n");
   for (size_t i = 0; i < l->n; i++) {
     const row *r = &l->rows[i];
-    fprintf(f, "    {\"coll\": \"%s\", \"size_bytes\": %zu, \"count\": %zu, \"algorithm\": ", coll_names[r->coll],
+    fprintf(f, "    {\"coll\": \"%s\", \"size_bytes\": %zu, \"count\": %zu, \"algorithm\": ", bench_coll_names[r->coll],
             r->bytes, r->count);
     json_string(f, r->algo);
     fprintf(f, ", \"usable\": %s, \"reason\": ", r->usable ? "true" : "false");
@@ -822,13 +567,12 @@ static int finish(int code) {
 
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
-  MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+  bench_init();
   options o;
   char err[1024] = "";
   if (parse_options(argc, argv, &o, err, sizeof err) != 0) {
     int help = strcmp(err, "help") == 0;
-    if (rank_ == 0) {
+    if (bench_rank == 0) {
       if (!help) fprintf(stderr, "tcoll-bench: %s\n", err);
       usage(help ? stdout : stderr);
     }
@@ -836,7 +580,7 @@ int main(int argc, char **argv) {
   }
   for (int k = 0; k < TCOLL_NUM_COLLS; k++)
     if (o.colls[k] && !coll_supported((tcoll_coll)k)) {
-      if (rank_ == 0) fprintf(stderr, "tcoll-bench: %s is not available in this tcoll\n", coll_names[k]);
+      if (bench_rank == 0) fprintf(stderr, "tcoll-bench: %s is not available in this tcoll\n", bench_coll_names[k]);
       return finish(2);
     }
   tcoll_comm *c = NULL;
@@ -845,26 +589,26 @@ int main(int argc, char **argv) {
    * call fails and the row says n/a with the algorithm's reason. */
   setenv("TCOLL_FALLBACK", "error", 1);
   if (tcoll_comm_create(MPI_COMM_WORLD, &c) != TCOLL_OK) {
-    if (rank_ == 0) fprintf(stderr, "tcoll-bench: %s\n", tcoll_last_error());
+    if (bench_rank == 0) fprintf(stderr, "tcoll-bench: %s\n", tcoll_last_error());
     return finish(2);
   }
   /* The library's own verdict on the dtype/op combination, before anything runs. */
   char text[4096];
   for (int k = 0; k < TCOLL_NUM_COLLS; k++) {
-    if (!o.colls[k] || !facts[k].reduces) continue;
+    if (!o.colls[k] || !bench_facts[k].reduces) continue;
     if (tcoll_explain(c, (tcoll_coll)k, 1, o.dtype, o.op, text, sizeof text) != TCOLL_OK) {
-      if (rank_ == 0) fprintf(stderr, "tcoll-bench: %s\n", tcoll_last_error()), usage(stderr);
+      if (bench_rank == 0) fprintf(stderr, "tcoll-bench: %s\n", tcoll_last_error()), usage(stderr);
       tcoll_comm_destroy(c);
       return finish(2);
     }
   }
-  variant v[TCOLL_NUM_COLLS][MAX_VARIANTS];
+  bench_variant v[TCOLL_NUM_COLLS][MAX_VARIANTS];
   int nv[TCOLL_NUM_COLLS] = {0};
   for (int k = 0; k < TCOLL_NUM_COLLS; k++) {
     if (!o.colls[k]) continue;
     nv[k] = build_variants(&o, (tcoll_coll)k, v[k], err, sizeof err);
     if (nv[k] < 0) {
-      if (rank_ == 0) fprintf(stderr, "tcoll-bench: %s\n", err), usage(stderr);
+      if (bench_rank == 0) fprintf(stderr, "tcoll-bench: %s\n", err), usage(stderr);
       tcoll_comm_destroy(c);
       return finish(2);
     }
@@ -874,34 +618,34 @@ int main(int argc, char **argv) {
   row_list rows = {0};
   int status = 0;
   if (!send || !recv) {
-    if (rank_ == 0) fprintf(stderr, "tcoll-bench: cannot allocate 2 x %zu bytes\n", o.max_bytes);
+    if (bench_rank == 0) fprintf(stderr, "tcoll-bench: cannot allocate 2 x %zu bytes\n", o.max_bytes);
     status = 2;
     goto done;
   }
-  if (rank_ == 0) print_header(&o);
+  if (bench_rank == 0) print_header(&o);
   long total_wrong = 0;
-  const int progress = rank_ == 0 && isatty(STDERR_FILENO);
+  const int progress = bench_rank == 0 && isatty(STDERR_FILENO);
   for (int k = 0; k < TCOLL_NUM_COLLS; k++) {
     if (!o.colls[k]) continue;
     for (double b = (double)o.min_bytes; b <= (double)o.max_bytes * (1 + 1e-9); b *= o.factor) {
       size_t bytes = (size_t)b;
-      if (layout_for((tcoll_coll)k, bytes, es).count == 0) continue;
-      if (progress) fprintf(stderr, "\r%s %zu B ...   ", coll_names[k], bytes);
+      if (bench_layout_for((tcoll_coll)k, bytes, es).count == 0) continue;
+      if (progress) fprintf(stderr, "\r%s %zu B ...   ", bench_coll_names[k], bytes);
       size_t first = rows.n;
       if (bench_size(c, &o, v[k], nv[k], bytes, send, recv, &rows, &total_wrong) != 0) {
-        if (rank_ == 0) fprintf(stderr, "tcoll-bench: out of memory\n");
+        if (bench_rank == 0) fprintf(stderr, "tcoll-bench: out of memory\n");
         status = 2;
         goto done;
       }
       if (progress) fprintf(stderr, "\r%40s\r", "");
-      if (rank_ == 0)
+      if (bench_rank == 0)
         for (size_t i = first; i < rows.n; i++) print_row(&o, &rows.rows[i]);
       fflush(stdout);
     }
   }
   environment env;
   gather_environment(&env);
-  if (rank_ == 0) {
+  if (bench_rank == 0) {
     print_footer(&rows, total_wrong);
     if (o.csv && write_csv(o.csv, &o, &rows, &env) != 0)
       fprintf(stderr, "tcoll-bench: cannot write %s: %s\n", o.csv, strerror(errno)), status = 2;

@@ -182,6 +182,12 @@ START_TEST(test_writer_round_trip) {
   ck_assert_str_eq(b->rules[1].algorithm, "no_such");
   ck_assert_ptr_null(b->rules[1].alg);
   ck_assert_str_eq(b->created, "{\"host\":\"h\"}");
+  /* only what the file listed is written back: defaults are not measurements */
+  ck_assert_ptr_null(strstr(written, "\"l3\""));
+  ck_assert_ptr_null(strstr(written, "\"float\""));
+  ck_assert_ptr_nonnull(strstr(written, "\"network\""));
+  ck_assert(b->level_listed[TCOLL_LEVEL_NETWORK] && !b->level_listed[TCOLL_LEVEL_L3]);
+  ck_assert(b->gamma_listed[TCOLL_GAMMA_BFLOAT16] && !b->gamma_listed[TCOLL_GAMMA_FLOAT]);
   free(written);
   tcoll__tuning_free(a);
   tcoll__tuning_free(b);
