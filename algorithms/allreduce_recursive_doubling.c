@@ -9,8 +9,8 @@
  *   log2(p2) (α + n β + n γ)  + fold: 2 (α + n β) + n γ when p != p2
  * Fewest rounds of any algorithm, but every round moves the whole vector:
  * best for small messages.
- * Needs: nothing. Partners compute a+b and b+a, equal bits for the
- * commutative ops tcoll has, so every rank ends with the same bits.
+ * Needs: nothing. Both partners of an exchange reduce the lower one's
+ * operand first, so every rank ends with the same bits.
  */
 #include "patterns.h"
 
@@ -21,35 +21,11 @@ static double rd_cost(const tcoll_comm *c, const tcoll_call *call) {
          tcoll__cost_fold(c, call);
 }
 
-/* The exchange rounds of the power-of-two group. */
-static tcoll_status rd_exchange(tcoll_comm *c, const tcoll_call *call, const tcoll_fold *f,
-                                const void **src) {
-  void *tmp = NULL;
-  if (f->p2 > 1) {
-    tcoll_status s = tcoll__scratch(c, call->bytes, &tmp);
-    if (s != TCOLL_OK) return s;
-  }
-  for (int mask = 1; mask < f->p2; mask <<= 1) {
-    int partner = tcoll__fold_real_rank(f, f->vrank ^ mask);
-    tcoll_status s = tcoll__sendrecv(c, *src, call->bytes, partner, tmp, call->bytes, partner);
-    if (s != TCOLL_OK) return s;
-    tcoll__reduce(call->dtype, call->op, call->recvbuf, *src, tmp, call->count);
-    *src = call->recvbuf;
-  }
-  return TCOLL_OK;
-}
-
+/* The schedule lives in pattern_group.c: the hierarchical allreduce runs
+ * the same one among nodes. */
 static tcoll_status rd_run(tcoll_comm *c, const tcoll_call *call) {
-  const void *src = call->sendbuf;
-  tcoll_fold f = tcoll__fold_plan(c->rank, c->size);
-  tcoll_status s = tcoll__fold_in(c, call, &f, &src);
-  if (s == TCOLL_OK && f.vrank >= 0) {
-    s = rd_exchange(c, call, &f, &src);
-    /* p == 1: nothing was reduced into recvbuf */
-    if (s == TCOLL_OK && src == call->sendbuf) tcoll__copy_to_recv(call);
-  }
-  if (s == TCOLL_OK) s = tcoll__fold_out(c, &f, call->recvbuf, call->recvbuf, call->bytes);
-  return s;
+  const tcoll_group all = tcoll__group_all(c);
+  return tcoll__group_doubling_allreduce(c, &all, call);
 }
 
 const tcoll_algorithm tcoll__allreduce_recursive_doubling = {

@@ -23,7 +23,7 @@
  * rank holds the same bits.
  *
  * Cost, n bytes, g = ceil(n / S) chunks, a and b the two constants of
- * pattern_shm.c (tcoll__shm_wait_seconds, tcoll__shm_traffic_seconds_per_byte):
+ * shm.h (TCOLL_SHM_WAIT_SECONDS, TCOLL_SHM_TRAFFIC_SECONDS_PER_BYTE):
  *   small: 2 a + (2n + p n) b
  *   large: 3 g a + (2n + n + 2n/p + 2n(p-1)/p) b
  * where the b term counts the bytes each rank reads and writes: small, copy
@@ -44,15 +44,13 @@
 
 static bool shm_check(const tcoll_comm *c, const tcoll_call *call, char *why, size_t whylen) {
   (void)call;
-  if (c->num_nodes > 1) return tcoll__decline(why, whylen, "ranks span %d nodes", c->num_nodes);
-  if (c->size == 1 || c->shm) return true;
-  return tcoll__decline(why, whylen, "no shared segment: %s", c->shm_unavailable);
+  return tcoll__shm_check(c, why, whylen);
 }
 
 static double shm_cost(const tcoll_comm *c, const tcoll_call *call) {
   const double p = c->size, n = (double)call->bytes;
   if (call->bytes <= SMALL_MESSAGE_BYTES)
-    return 2 * tcoll__shm_wait_seconds + (2 * n + p * n) * tcoll__shm_traffic_seconds_per_byte +
+    return 2 * TCOLL_SHM_WAIT_SECONDS + (2 * n + p * n) * TCOLL_SHM_TRAFFIC_SECONDS_PER_BYTE +
            (p - 1) * n * tcoll__shm_conversion_seconds_per_byte(c, call);
   return tcoll__cost_shm_sliced(c, call, c->size, c->size);
 }

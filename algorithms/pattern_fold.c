@@ -32,20 +32,34 @@ int tcoll__fold_first_rank(const tcoll_fold *f, int vrank) {
 
 tcoll_status tcoll__fold_in(tcoll_comm *c, const tcoll_call *call, const tcoll_fold *f,
                             const void **src) {
-  if (c->rank >= 2 * f->extra) return TCOLL_OK;
-  if (f->vrank < 0) return tcoll__send(c, *src, call->bytes, c->rank + 1);
+  const tcoll_group all = tcoll__group_all(c);
+  return tcoll__fold_in_group(c, &all, call, f, src);
+}
+
+tcoll_status tcoll__fold_out(tcoll_comm *c, const tcoll_fold *f, const void *result, void *out,
+                             size_t bytes) {
+  const tcoll_group all = tcoll__group_all(c);
+  return tcoll__fold_out_group(c, &all, f, result, out, bytes);
+}
+
+tcoll_status tcoll__fold_in_group(tcoll_comm *c, const tcoll_group *g, const tcoll_call *call,
+                                  const tcoll_fold *f, const void **src) {
+  if (g->me >= 2 * f->extra) return TCOLL_OK;
+  if (f->vrank < 0)
+    return tcoll__sendrecv_tag(c, *src, call->bytes, tcoll__group_rank(g, g->me + 1), NULL, 0, 0, g->tag);
   void *tmp;
   tcoll_status s = tcoll__scratch(c, call->bytes, &tmp);
-  if (s == TCOLL_OK) s = tcoll__recv(c, tmp, call->bytes, c->rank - 1);
+  if (s == TCOLL_OK)
+    s = tcoll__sendrecv_tag(c, NULL, 0, 0, tmp, call->bytes, tcoll__group_rank(g, g->me - 1), g->tag);
   if (s != TCOLL_OK) return s;
   tcoll__reduce(call->dtype, call->op, call->recvbuf, *src, tmp, call->count);
   *src = call->recvbuf;
   return TCOLL_OK;
 }
 
-tcoll_status tcoll__fold_out(tcoll_comm *c, const tcoll_fold *f, const void *result, void *out,
-                             size_t bytes) {
-  if (c->rank >= 2 * f->extra) return TCOLL_OK;
-  if (f->vrank < 0) return tcoll__recv(c, out, bytes, c->rank + 1);
-  return tcoll__send(c, result, bytes, c->rank - 1);
+tcoll_status tcoll__fold_out_group(tcoll_comm *c, const tcoll_group *g, const tcoll_fold *f, const void *result,
+                                   void *out, size_t bytes) {
+  if (g->me >= 2 * f->extra) return TCOLL_OK;
+  if (f->vrank < 0) return tcoll__sendrecv_tag(c, NULL, 0, 0, out, bytes, tcoll__group_rank(g, g->me + 1), g->tag);
+  return tcoll__sendrecv_tag(c, result, bytes, tcoll__group_rank(g, g->me - 1), NULL, 0, 0, g->tag);
 }

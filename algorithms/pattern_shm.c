@@ -22,9 +22,6 @@
 #include "patterns.h"
 #include "shm.h"
 
-const double tcoll__shm_wait_seconds = TCOLL_SHM_WAIT_SECONDS;
-const double tcoll__shm_traffic_seconds_per_byte = TCOLL_SHM_TRAFFIC_SECONDS_PER_BYTE;
-
 double tcoll__shm_conversion_seconds_per_byte(const tcoll_comm *c, const tcoll_call *call) {
   const double extra = c->model.gamma[tcoll__gamma_class(call->dtype)] - c->model.gamma[TCOLL_GAMMA_FLOAT];
   return extra > 0 ? extra : 0;
@@ -38,14 +35,12 @@ double tcoll__cost_shm_sliced(const tcoll_comm *c, const tcoll_call *call, int r
   const double k = ranks, m = slices, n = (double)call->bytes;
   const double chunks = ceil(n / (double)c->shm_chunk_bytes);
   const double traffic = 2 * n + k * n / m + 2 * n / m + 2 * n * (m - 1) / m;
-  return 3 * chunks * tcoll__shm_wait_seconds + traffic * tcoll__shm_traffic_seconds_per_byte +
+  return 3 * chunks * TCOLL_SHM_WAIT_SECONDS + traffic * TCOLL_SHM_TRAFFIC_SECONDS_PER_BYTE +
          (k - 1) / m * n * tcoll__shm_conversion_seconds_per_byte(c, call);
 }
 
 void tcoll__shm_copy_in(tcoll_shm *s, uint64_t chunk, const void *src, size_t bytes) {
-  tcoll__shm_wait_all(s, TCOLL_SHM_CONSUMED, chunk >= 1 ? chunk - 1 : 0);
-  memcpy(tcoll__shm_slot(s, s->rank, chunk), src, bytes);
-  tcoll__shm_signal(s, TCOLL_SHM_WRITTEN, chunk + 1);
+  tcoll__shm_publish(s, chunk, src, bytes);
   tcoll__shm_wait_all(s, TCOLL_SHM_WRITTEN, chunk + 1);
 }
 

@@ -42,6 +42,24 @@ void tcoll__deliver_block(const tcoll_call *call, const tcoll_call *vec, int ran
 /* allgather: block `rank` of recvbuf = sendbuf, unless in place. */
 void tcoll__copy_own_block(const tcoll_call *call, int rank);
 
+/* ---- groups: schedules over a list of member ranks ---- */
+
+/* A group of n members: member i is real rank ranks[i] (ranks NULL: rank
+ * i), this rank is member `me`, and the group's messages carry `tag`. The
+ * whole communicator is the group {size, rank, NULL, TCOLL_TAG}. */
+typedef struct {
+  int n, me;
+  const int *ranks;
+  int tag;
+} tcoll_group;
+
+static inline tcoll_group tcoll__group_all(const tcoll_comm *c) {
+  return (tcoll_group){c->size, c->rank, NULL, TCOLL_TAG};
+}
+static inline int tcoll__group_rank(const tcoll_group *g, int member) {
+  return g->ranks ? g->ranks[member] : member;
+}
+
 /* ---- pattern_fold.c: fold a non-power-of-two group into a power of two ---- */
 
 typedef struct {
@@ -65,6 +83,11 @@ tcoll_status tcoll__fold_in(tcoll_comm *c, const tcoll_call *call, const tcoll_f
  * partner's own block). */
 tcoll_status tcoll__fold_out(tcoll_comm *c, const tcoll_fold *f, const void *result, void *out,
                              size_t bytes);
+/* The same two among a group's members (member i in the role of rank i). */
+tcoll_status tcoll__fold_in_group(tcoll_comm *c, const tcoll_group *g, const tcoll_call *call,
+                                  const tcoll_fold *f, const void **src);
+tcoll_status tcoll__fold_out_group(tcoll_comm *c, const tcoll_group *g, const tcoll_fold *f, const void *result,
+                                   void *out, size_t bytes);
 
 /* ---- pattern_halving.c: hypercube schedules over the power-of-two group ---- */
 
@@ -95,24 +118,6 @@ size_t tcoll__group_block_offset(const tcoll_call *call, const tcoll_fold *f,
 size_t tcoll__group_block_count(const tcoll_call *call, const tcoll_fold *f,
                                 tcoll_group_blocks blocks, int v);
 
-/* ---- groups: schedules over a list of member ranks ---- */
-
-/* A group of n members: member i is real rank ranks[i] (ranks NULL: rank
- * i), this rank is member `me`, and the group's messages carry `tag`. The
- * whole communicator is the group {size, rank, NULL, TCOLL_TAG}. */
-typedef struct {
-  int n, me;
-  const int *ranks;
-  int tag;
-} tcoll_group;
-
-static inline tcoll_group tcoll__group_all(const tcoll_comm *c) {
-  return (tcoll_group){c->size, c->rank, NULL, TCOLL_TAG};
-}
-static inline int tcoll__group_rank(const tcoll_group *g, int member) {
-  return g->ranks ? g->ranks[member] : member;
-}
-
 /* ---- pattern_ring.c: ring schedules over all ranks (or a group) ---- */
 
 /* Ring reduce-scatter of the call's vector (blocks of
@@ -141,6 +146,11 @@ tcoll_status tcoll__ring_allgather_group(tcoll_comm *c, const tcoll_group *g, co
  * the same bits: a ring block is reduced by one member and copied; in
  * doubling each pair reduces the lower member's operand first. */
 tcoll_status tcoll__group_allreduce(tcoll_comm *c, const tcoll_group *g, const tcoll_call *call, bool ring);
+/* Recursive doubling from call->sendbuf into call->recvbuf (may be equal)
+ * over the group's members, non-powers of two folded in first: the
+ * recursive_doubling allreduce over the whole communicator, and the
+ * hierarchical one's small slices among nodes. */
+tcoll_status tcoll__group_doubling_allreduce(tcoll_comm *c, const tcoll_group *g, const tcoll_call *call);
 
 /* ---- pattern_shm.c: the data path through a shared segment (shm.h) ---- */
 
@@ -166,15 +176,12 @@ tcoll_status tcoll__shm_sliced_allreduce(tcoll_comm *c, struct tcoll_shm *s, con
  * everywhere, and waits until every rank's part is there. */
 void tcoll__shm_copy_in(struct tcoll_shm *s, uint64_t chunk, const void *src, size_t bytes);
 /* out = slot[0] op slot[1] op ... over elements [first, first + n) of the
- * chunk: the same order on every rank. */
+ * chunk: the same order on every rank. out may be slot 0's own elements
+ * (reduce shm accumulates there): each step reads and writes the same
+ * element, which the kernels allow. */
 void tcoll__shm_reduce_slots(const struct tcoll_shm *s, const tcoll_call *call, uint64_t chunk, size_t first,
                              size_t n, void *out);
 
-/* The shm cost constants (measured here, MACHINE-FACTS): a release/acquire
- * counter seen by the other core in ~0.1 µs; ~20 GB/s of read+write
- * traffic per core with both busy. */
-extern const double tcoll__shm_wait_seconds;
-extern const double tcoll__shm_traffic_seconds_per_byte;
 /* Seconds per reduced byte that memory traffic does not hide: the 16-bit
  * classes' conversions (γ above float's), 0 otherwise. */
 double tcoll__shm_conversion_seconds_per_byte(const tcoll_comm *c, const tcoll_call *call);

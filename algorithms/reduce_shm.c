@@ -38,7 +38,6 @@
  * Needs: every rank on one node (a shared segment); check() declines
  * otherwise, with the reason recorded when the segment was set up.
  */
-#include <math.h>
 #include <string.h>
 
 #include "patterns.h"
@@ -63,42 +62,23 @@ static bool shm_check(const tcoll_comm *c, const tcoll_call *call, char *why, si
   return tcoll__shm_check(c, why, whylen);
 }
 
-/* Seconds per reduced byte that the memory traffic does not hide: 0 for the
- * classes whose arithmetic is at least as fast as float's. */
-static double conversion_seconds_per_byte(const tcoll_comm *c, const tcoll_call *call) {
-  const double extra = c->model.gamma[tcoll__gamma_class(call->dtype)] - c->model.gamma[TCOLL_GAMMA_FLOAT];
-  return extra > 0 ? extra : 0;
-}
-
+/* The large path moves the root's bytes exactly as allreduce shm's does
+ * (pattern_shm.c): its copy-out reads rank 0's slot instead of the owners'. */
 static double shm_cost(const tcoll_comm *c, const tcoll_call *call) {
-  const double p = c->size, n = (double)call->bytes, a = TCOLL_SHM_WAIT_SECONDS,
-               b = TCOLL_SHM_TRAFFIC_SECONDS_PER_BYTE;
-  const double convert = conversion_seconds_per_byte(c, call);
+  const double p = c->size, n = (double)call->bytes;
   if (call->bytes <= SMALL_MESSAGE_BYTES)
-    return SMALL_FIXED_SECONDS + (p - 2) * 2 * a + (2 * n + p * n) * b + (p - 1) * n * convert;
-  const double chunks = ceil(n / (double)c->shm_chunk_bytes);
-  const double traffic = 2 * n + n + 2 * n / p + 2 * n * (p - 1) / p;
-  return 3 * chunks * a + traffic * b + (p - 1) / p * n * convert;
-}
-
-/* out = slot[0] op slot[1] op ... op slot[p-1] over [first, first + n)
- * elements of the chunk. out may be slot 0's own elements: each step reads
- * and writes the same element, which the kernels allow. */
-static void reduce_slots(const tcoll_shm *s, const tcoll_call *call, uint64_t chunk, size_t first, size_t n,
-                         void *out) {
-  const size_t es = call->elem_size;
-  tcoll__reduce(call->dtype, call->op, out, tcoll__shm_slot(s, 0, chunk) + first * es,
-                tcoll__shm_slot(s, 1, chunk) + first * es, n);
-  for (int q = 2; q < s->size; q++)
-    tcoll__reduce(call->dtype, call->op, out, out, tcoll__shm_slot(s, q, chunk) + first * es, n);
+    return SMALL_FIXED_SECONDS + (p - 2) * 2 * TCOLL_SHM_WAIT_SECONDS +
+           (2 * n + p * n) * TCOLL_SHM_TRAFFIC_SECONDS_PER_BYTE +
+           (p - 1) * n * tcoll__shm_conversion_seconds_per_byte(c, call);
+  return tcoll__cost_shm_sliced(c, call, c->size, c->size);
 }
 
 static void run_small(tcoll_shm *s, const tcoll_call *call) {
   const uint64_t chunk = s->next_chunk++;
   tcoll__shm_publish(s, chunk, call->sendbuf, call->bytes);
   if (s->rank == call->root) {
-    tcoll__shm_wait_all_patiently(s, TCOLL_SHM_WRITTEN, chunk + 1);
-    reduce_slots(s, call, chunk, 0, call->count, call->recvbuf);
+    tcoll__shm_wait_all(s, TCOLL_SHM_WRITTEN, chunk + 1);
+    tcoll__shm_reduce_slots(s, call, chunk, 0, call->count, call->recvbuf);
   }
   tcoll__shm_signal(s, TCOLL_SHM_REDUCED, chunk + 1);
   tcoll__shm_signal(s, TCOLL_SHM_CONSUMED, chunk + 1);
@@ -113,12 +93,12 @@ static void run_chunk(tcoll_shm *s, const tcoll_call *call, size_t offset, size_
   unsigned char *out = root ? (unsigned char *)call->recvbuf + offset * es : NULL;
   unsigned char *acc = tcoll__shm_slot(s, 0, chunk); /* the non-roots' results */
   tcoll__shm_publish(s, chunk, (const unsigned char *)call->sendbuf + offset * es, n * es);
-  tcoll__shm_wait_all_patiently(s, TCOLL_SHM_WRITTEN, chunk + 1);
+  tcoll__shm_wait_all(s, TCOLL_SHM_WRITTEN, chunk + 1);
   const size_t mine = tcoll__block_offset(n, p, me), mine_n = tcoll__block_count(n, p, me);
-  if (mine_n > 0) reduce_slots(s, call, chunk, mine, mine_n, (root ? out : acc) + mine * es);
+  if (mine_n > 0) tcoll__shm_reduce_slots(s, call, chunk, mine, mine_n, (root ? out : acc) + mine * es);
   tcoll__shm_signal(s, TCOLL_SHM_REDUCED, chunk + 1);
   if (root) {
-    tcoll__shm_wait_all_patiently(s, TCOLL_SHM_REDUCED, chunk + 1);
+    tcoll__shm_wait_all(s, TCOLL_SHM_REDUCED, chunk + 1);
     for (int q = 0; q < p; q++) {
       if (q == me) continue;
       const size_t first = tcoll__block_offset(n, p, q);

@@ -75,45 +75,36 @@ tcoll_status tcoll__agree(tcoll_comm *c, bool ok, tcoll_status failure, const ch
                       ok ? "another rank" : "this rank");
 }
 
-/* From node_of_rank (identical everywhere), so are these: the members of
- * each node, each rank's local index, the largest and smallest node, and
- * this rank's slice group (tcoll_internal.h). A failed allocation on one
- * rank fails every rank (tcoll__agree). */
+/* From node_of_rank (identical everywhere), so are these: the largest and
+ * smallest node, and this rank's slice group (tcoll_internal.h): on every
+ * node, the rank whose local index (rank order within the node) is this
+ * rank's. A failed allocation on one rank fails every rank (tcoll__agree). */
 static tcoll_status node_tables(tcoll_comm *c) {
   const int p = c->size, nn = c->num_nodes;
-  c->node_first = calloc((size_t)nn + 1, sizeof(int));
-  c->node_members = malloc(sizeof(int) * (size_t)p);
-  c->local_of_rank = malloc(sizeof(int) * (size_t)p);
-  tcoll_status status = tcoll__agree(c, c->node_first && c->node_members && c->local_of_rank,
-                                     TCOLL_ERR_NO_MEMORY, "node member tables");
-  if (status != TCOLL_OK) return status;
-  for (int r = 0; r < p; r++) c->node_first[c->node_of_rank[r] + 1]++;
-  for (int i = 0; i < nn; i++) c->node_first[i + 1] += c->node_first[i];
+  int *ranks_seen = calloc((size_t)nn, sizeof(int)); /* per node, so far */
+  c->slice_group = malloc(sizeof(int) * (size_t)nn);
+  tcoll_status status =
+      tcoll__agree(c, ranks_seen && c->slice_group, TCOLL_ERR_NO_MEMORY, "node tables");
+  if (status != TCOLL_OK) {
+    free(ranks_seen);
+    return status;
+  }
+  for (int r = 0; r < p; r++) {
+    const int i = c->node_of_rank[r];
+    if (ranks_seen[i]++ == c->local_rank) c->slice_group[i] = r;
+  }
   c->max_local_size = 0;
   c->min_local_size = p;
   for (int i = 0; i < nn; i++) {
-    const int n = c->node_first[i + 1] - c->node_first[i];
-    if (n > c->max_local_size) c->max_local_size = n;
-    if (n < c->min_local_size) c->min_local_size = n;
+    if (ranks_seen[i] > c->max_local_size) c->max_local_size = ranks_seen[i];
+    if (ranks_seen[i] < c->min_local_size) c->min_local_size = ranks_seen[i];
   }
-  /* Counting sort, ranks ascending: node_first[i] serves as node i's cursor
-   * and ends at node i+1's start, so shifting it by one restores it. */
-  for (int r = 0; r < p; r++) {
-    const int i = c->node_of_rank[r];
-    c->node_members[c->node_first[i]++] = r;
+  free(ranks_seen);
+  /* an extra rank of a larger node owns no slice */
+  if (c->local_rank >= c->min_local_size) {
+    free(c->slice_group);
+    c->slice_group = NULL;
   }
-  for (int i = nn; i > 0; i--) c->node_first[i] = c->node_first[i - 1];
-  c->node_first[0] = 0;
-  for (int i = 0; i < nn; i++)
-    for (int k = c->node_first[i]; k < c->node_first[i + 1]; k++)
-      c->local_of_rank[c->node_members[k]] = k - c->node_first[i];
-  /* Every rank takes part in the agreement, including those that own no
-   * slice and allocate nothing. */
-  const bool owner = c->local_rank < c->min_local_size;
-  if (owner) c->slice_group = malloc(sizeof(int) * (size_t)nn);
-  status = tcoll__agree(c, !owner || c->slice_group, TCOLL_ERR_NO_MEMORY, "slice group table");
-  if (status != TCOLL_OK || !owner) return status;
-  for (int i = 0; i < nn; i++) c->slice_group[i] = c->node_members[c->node_first[i] + c->local_rank];
   return TCOLL_OK;
 }
 
@@ -225,9 +216,6 @@ tcoll_status tcoll_comm_destroy(tcoll_comm *c) {
     if (err != MPI_SUCCESS) status = tcoll__mpi_error(err, "MPI_Comm_free");
   }
   free(c->node_of_rank);
-  free(c->node_first);
-  free(c->node_members);
-  free(c->local_of_rank);
   free(c->slice_group);
   free(c->place);
   tcoll__tuning_free(c->tuning);

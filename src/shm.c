@@ -21,32 +21,62 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-/* Yields between probes of MPI progress in a long wait (see below). */
-#define YIELDS_PER_PROBE 64
+static long now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long)t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+/* How long a wait spins before it yields the core. Yielding early costs a
+ * whole time slice whenever another process wants the core: measured with
+ * other jobs on the 2-core VM, bcast shm's median at 512 KiB-2 MiB was
+ * 10-25x MPI's (whose ranks never yield) when every wait yielded after 512
+ * pauses (50-75 µs here, shorter than one 512 KiB chunk's copy under load),
+ * and 1.1-1.5x faster than MPI with a 200 µs budget (1 ms measured no better
+ * and doubled the stress test's time). Ranks of an oversubscribed host (more
+ * processes than CPUs, segment_create) yield after the 512 pauses: there the
+ * rank we wait for needs this core. */
+#define FAST_SPINS 512
+#define PATIENT_SPIN_NS 200000L
+/* Spins between probes of MPI progress on a node segment (see below). */
+#define SPINS_PER_PROBE 256
+
+static void wait_counter(const tcoll_shm *s, const _Atomic uint64_t *v, uint64_t value) {
+  long start = 0;
+  for (unsigned spins = 0; atomic_load_explicit(v, memory_order_acquire) < value; spins++) {
+    if (spins < FAST_SPINS) {
+      cpu_relax();
+      continue;
+    }
+    if (spins == FAST_SPINS) start = now_ns();
+    /* On a multi-node communicator the rank we wait for may be inside an
+     * inter-node exchange, and its partners elsewhere may be in MPI calls
+     * whose completion needs this process to move its own pending traffic:
+     * Open MPI's TCP transport progresses only inside MPI calls (a
+     * rendezvous, a full socket buffer). An Iprobe that matches nothing we
+     * would misread (it never receives) keeps that engine turning. */
+    if (s->progress != MPI_COMM_NULL && spins % SPINS_PER_PROBE == 0) {
+      int flag = 0;
+      MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, s->progress, &flag, MPI_STATUS_IGNORE);
+    }
+    if (s->yield_early || now_ns() - start > PATIENT_SPIN_NS) sched_yield();
+    else cpu_relax();
+  }
+}
+
+void tcoll__shm_wait_one(const tcoll_shm *s, int q, int counter, uint64_t value) {
+  wait_counter(s, &s->control[q]->counter[counter].value, value);
+}
 
 void tcoll__shm_wait_all(const tcoll_shm *s, int counter, uint64_t value) {
-  for (int q = 0; q < s->size; q++) {
-    const _Atomic uint64_t *v = &s->control[q]->counter[counter].value;
-    /* a few hundred pauses cover the usual skew between two busy cores;
-     * past that another process probably needs this core */
-    for (unsigned spins = 0; atomic_load_explicit(v, memory_order_acquire) < value; spins++) {
-      if (spins < 512) {
-        cpu_relax();
-        continue;
-      }
-      sched_yield();
-      /* On a multi-node communicator the rank we wait for may be inside an
-       * inter-node exchange, and its partners elsewhere may be in MPI calls
-       * whose completion needs this process to move its own pending
-       * traffic: Open MPI's TCP transport progresses only inside MPI calls
-       * (a rendezvous, a full socket buffer). An Iprobe that matches nothing
-       * we would misread (it never receives) keeps that engine turning. */
-      if (s->progress != MPI_COMM_NULL && (spins - 512) % YIELDS_PER_PROBE == 0) {
-        int flag = 0;
-        MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, s->progress, &flag, MPI_STATUS_IGNORE);
-      }
-    }
-  }
+  for (int q = 0; q < s->size; q++) wait_counter(s, &s->control[q]->counter[counter].value, value);
+}
+
+void tcoll__shm_publish(tcoll_shm *s, uint64_t chunk, const void *src, size_t bytes) {
+  /* slot chunk % 2 last held chunk - 2, read by everyone once consumed >= chunk - 1 */
+  tcoll__shm_wait_all(s, TCOLL_SHM_CONSUMED, chunk >= 1 ? chunk - 1 : 0);
+  memcpy(tcoll__shm_slot(s, s->rank, chunk), src, bytes);
+  tcoll__shm_signal(s, TCOLL_SHM_WRITTEN, chunk + 1);
 }
 
 /* Every set-up step ends here: the ranks of the whole communicator agree on
@@ -106,6 +136,15 @@ static tcoll_shm *segment_create(tcoll_comm *c, const char *apart, char *why, si
   if (err == MPI_SUCCESS) {
     MPI_Comm_size(shared, &shared_size);
     MPI_Comm_free(&shared);
+  }
+  /* the processes of this host, emulated nodes or not, against its CPUs */
+  MPI_Comm host = MPI_COMM_NULL;
+  int host_size = 0;
+  if (err == MPI_SUCCESS) err = MPI_Comm_split_type(c->mpi, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &host);
+  if (err == MPI_SUCCESS) {
+    MPI_Comm_size(host, &host_size);
+    MPI_Comm_free(&host);
+    s->yield_early = host_size > sysconf(_SC_NPROCESSORS_ONLN);
   }
   if (!all_agree(c, err == MPI_SUCCESS && shared_size == c->local_size)) {
     snprintf(why, whylen, "%s", apart);
@@ -171,64 +210,6 @@ void tcoll__shm_free(tcoll_comm *c) {
   c->shm = NULL;
   segment_free(c->node_shm);
   c->node_shm = NULL;
-}
-
-/* Yielding early costs a whole time slice whenever another process wants
- * the core: measured with other jobs on the 2-core VM, bcast shm's median at
- * 512 KiB-2 MiB was 10-25x MPI's (whose ranks never yield) with the 512-pause
- * budget of tcoll__shm_wait_all (50-75 µs here, shorter than one 512 KiB
- * chunk's copy under load), and 1.1-1.5x faster than MPI with a 200 µs
- * budget (1 ms measured no better and doubled the stress test's time).
- * Oversubscribed ranks (more than the node's CPUs) keep the short budget:
- * there the peer needs this core. */
-#define PATIENT_SPIN_NS 200000L
-
-static bool oversubscribed(const tcoll_shm *s) {
-  static _Atomic long cpus; /* sysconf reads /sys: once per process */
-  long n = atomic_load_explicit(&cpus, memory_order_relaxed);
-  if (n == 0) {
-    n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1) n = 1;
-    atomic_store_explicit(&cpus, n, memory_order_relaxed);
-  }
-  return s->size > n;
-}
-
-static long now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (long)t.tv_sec * 1000000000L + t.tv_nsec;
-}
-
-static void wait_patiently(const tcoll_shm *s, const _Atomic uint64_t *v, uint64_t value) {
-  const bool yield_early = oversubscribed(s);
-  long start = 0;
-  for (unsigned spins = 0; atomic_load_explicit(v, memory_order_acquire) < value; spins++) {
-    if (spins < 512) {
-      cpu_relax();
-    } else if (yield_early) {
-      sched_yield();
-    } else {
-      if (spins == 512) start = now_ns();
-      if (spins % 64 == 0 && now_ns() - start > PATIENT_SPIN_NS) sched_yield();
-      else cpu_relax();
-    }
-  }
-}
-
-void tcoll__shm_wait_one(const tcoll_shm *s, int q, int counter, uint64_t value) {
-  wait_patiently(s, &s->control[q]->counter[counter].value, value);
-}
-
-void tcoll__shm_wait_all_patiently(const tcoll_shm *s, int counter, uint64_t value) {
-  for (int q = 0; q < s->size; q++) wait_patiently(s, &s->control[q]->counter[counter].value, value);
-}
-
-void tcoll__shm_publish(tcoll_shm *s, uint64_t chunk, const void *src, size_t bytes) {
-  /* slot chunk % 2 last held chunk - 2, read by everyone once consumed >= chunk - 1 */
-  tcoll__shm_wait_all_patiently(s, TCOLL_SHM_CONSUMED, chunk >= 1 ? chunk - 1 : 0);
-  memcpy(tcoll__shm_slot(s, s->rank, chunk), src, bytes);
-  tcoll__shm_signal(s, TCOLL_SHM_WRITTEN, chunk + 1);
 }
 
 bool tcoll__shm_check(const tcoll_comm *c, char *why, size_t whylen) {

@@ -39,6 +39,7 @@ struct tcoll_shm {
    * multi-node communicator: that communicator, probed while waiting (see
    * tcoll__shm_wait_all). */
   MPI_Comm progress;
+  bool yield_early; /* more processes on this host than CPUs: waits yield at once */
 };
 
 /* Collective over c->mpi at create. Sets c->shm when every rank of a
@@ -57,17 +58,12 @@ static inline unsigned char *tcoll__shm_slot(const tcoll_shm *s, int rank, uint6
 /* Publishes this rank's counter (release: the data written before it is
  * visible to whoever acquires it). */
 void tcoll__shm_signal(tcoll_shm *s, int counter, uint64_t value);
-/* Waits until every rank's counter is at least value (acquire). Spins
- * briefly, then yields, so oversubscribed ranks still make progress; on a
- * node segment also drives MPI's progress engine now and then. */
+/* Waits until every rank's counter (wait_one: rank q's) is at least value
+ * (acquire). Spins, then yields (shm.c says when), so oversubscribed ranks
+ * still make progress; on a node segment also drives MPI's progress engine
+ * now and then. */
 void tcoll__shm_wait_all(const tcoll_shm *s, int counter, uint64_t value);
-
-/* The waits of bcast and reduce shm: like tcoll__shm_wait_all, but unless
- * the node is oversubscribed they spin for up to 200 µs before yielding
- * (shm.c says why). wait_one waits for rank q's counter only: a reader of one
- * rank's slot (bcast's receivers) need not wait for the others. */
 void tcoll__shm_wait_one(const tcoll_shm *s, int q, int counter, uint64_t value);
-void tcoll__shm_wait_all_patiently(const tcoll_shm *s, int counter, uint64_t value);
 /* Waits until slot (chunk % 2) is free on every rank (all consumed chunk - 2),
  * copies `bytes` from src into this rank's slot and publishes it (written =
  * chunk + 1). Does not wait for the other ranks' writes. */
@@ -77,9 +73,8 @@ void tcoll__shm_publish(tcoll_shm *s, uint64_t chunk, const void *src, size_t by
  * (or a single rank, which needs none); otherwise the reason why not. */
 bool tcoll__shm_check(const tcoll_comm *c, char *why, size_t whylen);
 
-/* Cost constants of the shm algorithms (bcast and reduce directly; allreduce
- * shm and hierarchical through pattern_shm.c's tcoll__shm_* copies): a release/acquire counter seen by
- * the other core in ~0.1 µs; ~20 GB/s of read+write traffic per core with
+/* Cost constants of the shm and hierarchical algorithms: a release/acquire
+ * counter seen by the other core in ~0.1 µs; ~20 GB/s of read+write traffic per core with
  * both busy (MACHINE-FACTS; docs/benchmarks.md). */
 #define TCOLL_SHM_WAIT_SECONDS 0.1e-6
 #define TCOLL_SHM_TRAFFIC_SECONDS_PER_BYTE (1.0 / 20e9)

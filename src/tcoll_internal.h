@@ -183,14 +183,9 @@ struct tcoll_comm {
   int local_rank;  /* rank within its node */
   int local_size;  /* ranks on this node */
   int *node_of_rank; /* [size]; identical on every rank */
-  /* Node tables (comm.c, split_nodes), identical on every rank: node i's
-   * ranks, ascending, are node_members[node_first[i] .. node_first[i+1]);
-   * local_of_rank[r] is r's index among them. min_local_size is the smallest
-   * node: the hierarchical allreduce cuts each chunk into that many slices,
-   * so every slice has exactly one owner on every node. */
-  int *node_first;    /* [num_nodes + 1] */
-  int *node_members;  /* [size] */
-  int *local_of_rank; /* [size] */
+  /* The smallest node (comm.c, node_tables; identical on every rank): the
+   * hierarchical allreduce cuts each chunk into that many slices, so every
+   * slice has exactly one owner on every node. */
   int min_local_size;
   /* The ranks that own this rank's slice (local index local_rank) on every
    * node, in node order: its inter-node group. [num_nodes], NULL when

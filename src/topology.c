@@ -147,10 +147,7 @@ int tcoll__network_sharers(const tcoll_comm *c, int distance, bool xor_pairs) {
   int worst = 1;
   for (int i = 0; i < c->num_nodes; i++) {
     int n = 0;
-    if (c->node_first) /* a real communicator: its node tables */
-      for (int k = c->node_first[i]; k < c->node_first[i + 1]; k++) n += crosses(c, c->node_members[k], distance, xor_pairs);
-    else /* tables built by hand (tests, tcoll-info offline) */
-      for (int r = 0; r < c->size; r++) n += c->node_of_rank[r] == i && crosses(c, r, distance, xor_pairs);
+    for (int r = 0; r < c->size; r++) n += c->node_of_rank[r] == i && crosses(c, r, distance, xor_pairs);
     if (n > worst) worst = n;
   }
   return worst;
