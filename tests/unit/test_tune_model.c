@@ -15,24 +15,9 @@
 #include <string.h>
 
 #include "tune_model.h"
+#include "fake_comm.h"
 #include "tuning.h"
 
-static int nodes_table[64];
-
-static tcoll_comm fake_comm(int p, int nodes) {
-  tcoll_comm c;
-  memset(&c, 0, sizeof c);
-  c.mpi = MPI_COMM_NULL;
-  c.size = p;
-  c.num_nodes = nodes;
-  c.max_local_size = (p + nodes - 1) / nodes;
-  for (int r = 0; r < p; r++) nodes_table[r] = r / c.max_local_size;
-  c.node_of_rank = nodes_table;
-  c.model = tcoll__default_cost_model;
-  c.segment_bytes = 1 << 20;
-  c.shm_chunk_bytes = 512 << 10;
-  return c;
-}
 
 /* deterministic uniform [0, 1) and standard normal */
 static unsigned long long rng_state;

@@ -12,25 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fake_comm.h"
 #include "tuning.h"
 
-static int nodes_table[64];
-
-/* p ranks on `nodes` nodes of consecutive ranks, the default model. */
-static tcoll_comm fake_comm(int p, int nodes) {
-  tcoll_comm c;
-  memset(&c, 0, sizeof c);
-  c.mpi = MPI_COMM_NULL;
-  c.size = p;
-  c.num_nodes = nodes;
-  c.max_local_size = (p + nodes - 1) / nodes;
-  for (int r = 0; r < p; r++) nodes_table[r] = r / c.max_local_size;
-  c.node_of_rank = nodes_table;
-  c.model = tcoll__default_cost_model;
-  c.segment_bytes = 1 << 20;
-  c.scratch_keep_bytes = 1 << 20;
-  return c;
-}
 
 static tcoll_call call_of(tcoll_coll coll, size_t bytes) {
   tcoll_call call = {.coll = coll, .count = bytes, .dtype = TCOLL_UINT8, .op = TCOLL_SUM, .elem_size = 1,
