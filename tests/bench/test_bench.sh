@@ -59,6 +59,16 @@ if [ $rc -eq 0 ] && grep -q "Out of bounds values : 0 OK" "$tmp/out"; then ok "v
 header="coll,size_bytes,count,dtype,op,root,inplace,algorithm,usable,reason,time_med_us,time_min_us,time_p99_us,algbw_gbs,busbw_gbs,pct_bound,copy_gbs,wrong,vs_mpi,ranks,nodes,ranks_per_node,tcoll_version,mpi_library,host"
 if [ "$(head -1 "$tmp/r.csv" 2>/dev/null)" = "$header" ]; then ok "CSV header"; else bad "CSV header: $(head -1 "$tmp/r.csv" 2>/dev/null)"; fi
 
+nfields=$(echo "$header" | awk -F, '{print NF}')
+# 4 sizes (8, 64, 512, 4096) x (mpi + auto + every allreduce algorithm)
+nalgs=$(awk '/^allreduce +8 /' "$tmp/out" | grep -cvE ' (mpi|auto:[a-z_]+) ')
+rows=$(($(wc -l <"$tmp/r.csv") - 1))
+if awk -F, -v n="$nfields" 'NF != n {exit 1}' "$tmp/r.csv" && [ "$nalgs" -ge 4 ] && [ "$rows" -eq $((4 * (2 + nalgs))) ]; then
+  ok "CSV: $rows rows of $nfields fields"
+else
+  bad "CSV rows/fields (rows=$rows, expected 4 x (2 + $nalgs) of $nfields fields)"
+fi
+
 # %bound across nodes counts the nodes' links: 4 ranks on 2 (emulated) nodes
 # at 1 Gbit/s, allreduce of 64 KiB: bound = 2(2-1)/2 x 65536 B / 125 MB/s.
 # On one node the ranks are counted instead, and the header says which.
@@ -73,15 +83,6 @@ else bad "%bound across nodes: rc=$rc"; sed 's/^/    /' "$tmp/out" | head -4; fi
 run 2 "$bench" -a ring -b 64K -e 64K -R 2 --link-gbps 1 --csv "$tmp/l1.csv"
 if [ $rc -eq 0 ] && grep -q "N=2 ranks" "$tmp/out" && bound_ok "$tmp/l1.csv" 1; then ok "%bound on one node: N counts ranks, said so"
 else bad "%bound on one node: rc=$rc"; sed 's/^/    /' "$tmp/out" | head -4; fi
-nfields=$(echo "$header" | awk -F, '{print NF}')
-# 4 sizes (8, 64, 512, 4096) x (mpi + auto + every allreduce algorithm)
-nalgs=$(awk '/^allreduce +8 /' "$tmp/out" | grep -cvE ' (mpi|auto:[a-z_]+) ')
-rows=$(($(wc -l <"$tmp/r.csv") - 1))
-if awk -F, -v n="$nfields" 'NF != n {exit 1}' "$tmp/r.csv" && [ "$nalgs" -ge 4 ] && [ "$rows" -eq $((4 * (2 + nalgs))) ]; then
-  ok "CSV: $rows rows of $nfields fields"
-else
-  bad "CSV rows/fields (rows=$rows, expected 4 x (2 + $nalgs) of $nfields fields)"
-fi
 if python3 - "$tmp/r.json" "$rows" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
