@@ -20,7 +20,14 @@
  * Bound. %bound is how close a time is to the hardware lower bound: inside a
  * node, the memory traffic every rank must do (read its input, write its
  * output) at the copy bandwidth measured at start with all ranks copying at
- * once; across nodes (--link-gbps G), busbw_factor * size / link rate.
+ * once; across nodes (--link-gbps G), busbw_factor(N) * size / link rate with
+ * N the number of nodes (hosts: MPI_COMM_TYPE_SHARED, or TCOLL_RANKS_PER_NODE's
+ * emulated ones), each with one link of that rate each way: the bytes that
+ * must leave or enter one node whatever the algorithm (allreduce 2(N-1)/N of
+ * the vector: nodes own 1/N of it after a reduce-scatter between nodes and
+ * need the other N-1 parts back). Ranks of one node share its link. On a
+ * single node there is no network link; the ranks are counted as N then
+ * (one link per rank), and the header says so.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -41,6 +48,8 @@
 #define MAX_VARIANTS 16
 #define MAX_ALGOS_LISTED 16
 
+static int bound_links;     /* N of %bound across nodes: distinct nodes, or ranks on one node */
+static int bound_per_rank;  /* 1: all ranks on one node, N counts ranks */
 
 /* ---------------------------------------------------------------- options */
 
@@ -80,7 +89,7 @@ static void usage(FILE *f) {
           "      --sync            barrier before every call inside the timed loop\n"
           "      --csv FILE        write the rows as CSV\n"
           "      --json FILE       write the rows and the environment as JSON\n"
-          "      --link-gbps G     link rate for %%bound across nodes (Gbit/s)\n"
+          "      --link-gbps G     each node's link rate, for %%bound across nodes (Gbit/s)\n"
           "  -h, --help            this text\n"
           "Sizes are the full vector in bytes (nccl-tests convention): for reduce_scatter and\n"
           "allgather each rank contributes size/P.\n");
@@ -386,7 +395,7 @@ static int bench_size(tcoll_comm *c, const options *o, const bench_variant *v, i
     if (!r->usable || r->med <= 0) continue;
     r->algbw = (double)r->bytes / r->med / 1e9;
     r->busbw = r->algbw * bench_facts[coll].busbw_factor(bench_nranks);
-    double bound = o->link_gbps > 0 ? bench_facts[coll].busbw_factor(bench_nranks) * (double)r->bytes / (o->link_gbps * 1e9 / 8)
+    double bound = o->link_gbps > 0 ? bench_facts[coll].busbw_factor(bound_links) * (double)r->bytes / (o->link_gbps * 1e9 / 8)
                                     : (copy_bw > 0 ? bench_min_traffic(coll, r->bytes) / copy_bw : 0);
     r->pct_bound = 100.0 * bound / r->med;
     r->copy_gbs = copy_bw / 1e9;
@@ -407,7 +416,9 @@ static void print_header(const options *o) {
   if (nl) *nl = '\0';
   printf("# tcoll-bench: tcoll %s, %d ranks, %s\n", tcoll_version(), bench_nranks, lib);
   if (o->link_gbps > 0)
-    printf("# %%bound: busbw factor x size / link rate %.3g Gbit/s\n", o->link_gbps);
+    printf("# %%bound: busbw factor at N=%d %s x size / link rate %.3g Gbit/s (one link per %s)\n", bound_links,
+           bound_per_rank ? "ranks" : "nodes", o->link_gbps,
+           bound_per_rank ? "rank: all ranks on one node" : "node, shared by its ranks");
   else
     printf("# %%bound: memory traffic (input + output per rank) at the copy bandwidth measured at\n"
            "#         the same size with all ranks copying (column copyGB/s)\n");
@@ -454,6 +465,23 @@ static void print_footer(const row_list *l, long total_wrong) {
              l->rows[best].algo, l->rows[best].med * 1e6);
     i = j;
   }
+}
+
+/* Nodes as tcoll sees them: TCOLL_RANKS_PER_NODE's emulated nodes, or the
+ * hosts whose ranks share memory. */
+static int count_nodes(void) {
+  const char *rpn = getenv("TCOLL_RANKS_PER_NODE");
+  char *end = NULL;
+  long k = rpn && *rpn ? strtol(rpn, &end, 10) : 0;
+  if (k > 0 && end && !*end) return (int)((bench_nranks + k - 1) / k);
+  MPI_Comm node;
+  int local_rank, leader, leaders = 0;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, bench_rank, MPI_INFO_NULL, &node);
+  MPI_Comm_rank(node, &local_rank);
+  leader = local_rank == 0;
+  MPI_Allreduce(&leader, &leaders, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  MPI_Comm_free(&node);
+  return leaders;
 }
 
 /* The environment of the run, for CSV comments and the JSON object. */
@@ -568,6 +596,9 @@ static int finish(int code) {
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   bench_init();
+  bound_links = count_nodes();
+  bound_per_rank = bound_links == 1;
+  if (bound_per_rank) bound_links = bench_nranks;
   options o;
   char err[1024] = "";
   if (parse_options(argc, argv, &o, err, sizeof err) != 0) {

@@ -57,18 +57,31 @@ static int print_topology(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   tcoll_comm *c = NULL;
   int rc = 0;
+  /* Each rank's host name, so that the node split can be compared with where
+   * mpirun put the ranks (emulated hosts: scripts/cluster). */
+  char host[MPI_MAX_PROCESSOR_NAME] = "";
+  int len = 0, size = 1, rank = 0;
+  MPI_Get_processor_name(host, &len);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  char *hosts = rank == 0 ? calloc((size_t)size, MPI_MAX_PROCESSOR_NAME) : NULL;
+  MPI_Gather(host, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, hosts, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, 0, MPI_COMM_WORLD);
   if (tcoll_comm_create(MPI_COMM_WORLD, &c) != TCOLL_OK) {
     fprintf(stderr, "tcoll-info: tcoll_comm_create: %s\n", tcoll_last_error());
     rc = 1;
   } else if (c->rank == 0) {
     printf("%d ranks on %d node(s), largest node %d ranks; %d rank(s) unbound\n", c->size, c->num_nodes,
            c->max_local_size, c->unbound_ranks);
-    printf("%6s %6s %6s %8s %6s %6s  level to next rank\n", "rank", "node", "bound", "package", "numa", "l3");
+    printf("%6s %6s %-16s %6s %8s %6s %6s  level to next rank\n", "rank", "node", "host", "bound", "package",
+           "numa", "l3");
     for (int r = 0; r < c->size; r++)
-      printf("%6d %6d %6s %8d %6d %6d  %s\n", r, c->node_of_rank[r], c->place[r].bound ? "yes" : "no",
-             c->place[r].package, c->place[r].numa, c->place[r].l3, c->size > 1 ? tcoll__level_name(tcoll__level_between(c, r, (r + 1) % c->size)) : "-");
+      printf("%6d %6d %-16s %6s %8d %6d %6d  %s\n", r, c->node_of_rank[r],
+             hosts ? hosts + (size_t)r * MPI_MAX_PROCESSOR_NAME : "?", c->place[r].bound ? "yes" : "no",
+             c->place[r].package, c->place[r].numa, c->place[r].l3,
+             c->size > 1 ? tcoll__level_name(tcoll__level_between(c, r, (r + 1) % c->size)) : "-");
     printf("(-1: unknown, charged at the node level)\n");
   }
+  free(hosts);
   tcoll_comm_destroy(c);
   MPI_Finalize();
   return rc;

@@ -58,6 +58,7 @@ run 2 "$bench" -a all --mpi -b 8 -e 4K -f 8 -R 3 --csv "$tmp/r.csv" --json "$tmp
 if [ $rc -eq 0 ] && grep -q "Out of bounds values : 0 OK" "$tmp/out"; then ok "valid run"; else bad "valid run rc=$rc"; sed 's/^/    /' "$tmp/out" | tail -5; fi
 header="coll,size_bytes,count,dtype,op,root,inplace,algorithm,usable,reason,time_med_us,time_min_us,time_p99_us,algbw_gbs,busbw_gbs,pct_bound,copy_gbs,wrong,vs_mpi,ranks,nodes,ranks_per_node,tcoll_version,mpi_library,host"
 if [ "$(head -1 "$tmp/r.csv" 2>/dev/null)" = "$header" ]; then ok "CSV header"; else bad "CSV header: $(head -1 "$tmp/r.csv" 2>/dev/null)"; fi
+
 nfields=$(echo "$header" | awk -F, '{print NF}')
 # 4 sizes (8, 64, 512, 4096) x (mpi + auto + every allreduce algorithm)
 nalgs=$(awk '/^allreduce +8 /' "$tmp/out" | grep -cvE ' (mpi|auto:[a-z_]+) ')
@@ -67,6 +68,21 @@ if awk -F, -v n="$nfields" 'NF != n {exit 1}' "$tmp/r.csv" && [ "$nalgs" -ge 4 ]
 else
   bad "CSV rows/fields (rows=$rows, expected 4 x (2 + $nalgs) of $nfields fields)"
 fi
+
+# %bound across nodes counts the nodes' links: 4 ranks on 2 (emulated) nodes
+# at 1 Gbit/s, allreduce of 64 KiB: bound = 2(2-1)/2 x 65536 B / 125 MB/s.
+# On one node the ranks are counted instead, and the header says which.
+bound_ok() { # CSV FACTOR: every usable row's pct_bound = FACTOR x size / 1.25e8 / time
+  awk -F, -v f="$2" 'NR > 1 && $9 == 1 { want = 100 * f * $2 / 1.25e8 / ($11 / 1e6);
+       if ($16 < want * 0.98 - 0.01 || $16 > want * 1.02 + 0.01) bad++ ; n++ }
+       END { exit !(n > 0 && bad == 0) }' "$1"
+}
+TCOLL_RANKS_PER_NODE=2 run 4 "$bench" -a ring -b 64K -e 64K -R 2 --link-gbps 1 --csv "$tmp/l.csv"
+if [ $rc -eq 0 ] && grep -q "N=2 nodes" "$tmp/out" && bound_ok "$tmp/l.csv" 1; then ok "%bound at 2 nodes x 2 ranks: 2(N-1)/N with N nodes"
+else bad "%bound across nodes: rc=$rc"; sed 's/^/    /' "$tmp/out" | head -4; fi
+run 2 "$bench" -a ring -b 64K -e 64K -R 2 --link-gbps 1 --csv "$tmp/l1.csv"
+if [ $rc -eq 0 ] && grep -q "N=2 ranks" "$tmp/out" && bound_ok "$tmp/l1.csv" 1; then ok "%bound on one node: N counts ranks, said so"
+else bad "%bound on one node: rc=$rc"; sed 's/^/    /' "$tmp/out" | head -4; fi
 if python3 - "$tmp/r.json" "$rows" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))

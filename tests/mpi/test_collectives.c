@@ -27,6 +27,9 @@
 #include "tcoll.h"
 
 static int P, R;
+static int NODES;          /* hosts (or emulated nodes) the ranks span, counted by the test itself */
+static size_t MAX_COUNT;   /* TCOLL_TEST_MAX_COUNT: caps every count (slow transports) */
+static size_t MAX_SEGMENTED_COUNT; /* TCOLL_TEST_MAX_SEGMENTED_COUNT: caps the tiny-segment jobs */
 static tcoll_comm *comm;           /* default segment size */
 static tcoll_comm *comm_small_seg; /* 64-byte segments: pipelining with small counts */
 static tcoll_comm *comm_fail;      /* TCOLL_FALLBACK=error */
@@ -249,18 +252,14 @@ static const coll_spec specs[] = {
 #define NUM_SPECS (sizeof specs / sizeof specs[0])
 
 /* The test's own knowledge of which forced algorithms must decline at this
- * size (independent of the library's check()). */
-static int emulated_nodes(void) {
-  const char *v = getenv("TCOLL_RANKS_PER_NODE");
-  long k = v ? strtol(v, NULL, 10) : 0;
-  return k > 0 ? (int)((P + k - 1) / k) : 1; /* one host: real nodes are one */
-}
-
+ * size and placement (independent of the library's check()). */
 static const char *expected_decline(tcoll_coll coll, const char *algo) {
   int pow2 = (P & (P - 1)) == 0;
-  if (algo && strcmp(algo, "shm") == 0 && emulated_nodes() > 1) return "nodes"; /* every shm: one node only */
   if (coll == TCOLL_ALLGATHER && algo && strcmp(algo, "recursive_doubling") == 0 && !pow2)
     return "power-of-two";
+  /* every shm algorithm needs one node (a shared segment): declines across
+   * hosts or emulated nodes */
+  if (algo && strcmp(algo, "shm") == 0 && NODES > 1) return "nodes";
   return NULL;
 }
 
@@ -412,7 +411,7 @@ START_TEST(test_matrix) {
   const coll_spec *spec = jobs[_i].spec;
   const int nalgs = (int)tcoll_algorithm_count(spec->coll);
   test_case k = {.spec = spec, .comm = comm};
-  size_t max_count = spec->max_count;
+  size_t max_count = spec->max_count < MAX_COUNT ? spec->max_count : MAX_COUNT;
   if (jobs[_i].alg < 0) {
     k.algo = NULL;
   } else if (jobs[_i].alg < nalgs) {
@@ -420,7 +419,8 @@ START_TEST(test_matrix) {
   } else {
     k.algo = spec->segmented[jobs[_i].alg - nalgs];
     k.comm = comm_small_seg;
-    if (max_count > 65537) max_count = 65537; /* 64-byte segments: 10^6 elements is 10^5 messages */
+    /* 64-byte segments: 10^6 elements is 10^5 messages */
+    if (max_count > MAX_SEGMENTED_COUNT) max_count = MAX_SEGMENTED_COUNT;
   }
   ck_assert_int_eq(tcoll_comm_set_algorithm(k.comm, spec->coll, k.algo), TCOLL_OK);
 
@@ -428,6 +428,7 @@ START_TEST(test_matrix) {
   int roots[3];
   const size_t ncounts = build_counts(counts, max_count), nroots = build_roots(spec, roots);
   int cases = 0, failed = 0, reported = 0;
+  const double started = MPI_Wtime();
   for (size_t ci = 0; ci < ncounts; ci++)
     for (int dt = 0; dt < 10; dt++)
       for (int op = 0; op < 5; op++)
@@ -461,8 +462,8 @@ START_TEST(test_matrix) {
                 spec->name, k.algo ? k.algo : "auto", k.comm == comm_small_seg ? " (64-byte segments)" : "",
                 any_failed, cases);
   if (R == 0 && getenv("TCOLL_TEST_VERBOSE"))
-    fprintf(stderr, "%s %s%s: %d cases\n", spec->name, k.algo ? k.algo : "auto",
-            k.comm == comm_small_seg ? " (64-byte segments)" : "", cases);
+    fprintf(stderr, "%s %s%s: %d cases, %.1f s\n", spec->name, k.algo ? k.algo : "auto",
+            k.comm == comm_small_seg ? " (64-byte segments)" : "", cases, MPI_Wtime() - started);
   ck_assert_int_gt(cases, 20);
 }
 END_TEST
@@ -510,10 +511,50 @@ static tcoll_comm *create_or_die(const char *var, const char *value) {
   return c;
 }
 
+/* Nodes as the library should see them: TCOLL_RANKS_PER_NODE's emulated
+ * nodes, or the hosts MPI reports (ranks sharing memory), counted here
+ * rather than assumed, so the matrix runs unchanged across emulated hosts
+ * (scripts/cluster). */
+static int count_nodes(void) {
+  const char *rpn = getenv("TCOLL_RANKS_PER_NODE");
+  char *end = NULL;
+  long k = rpn && *rpn ? strtol(rpn, &end, 10) : 0;
+  if (k > 0 && end && !*end) return (int)((P + k - 1) / k);
+  MPI_Comm node;
+  int local_rank, leaders = 0;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, R, MPI_INFO_NULL, &node);
+  MPI_Comm_rank(node, &local_rank);
+  int leader = local_rank == 0;
+  MPI_Allreduce(&leader, &leaders, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  MPI_Comm_free(&node);
+  return leaders;
+}
+
+/* TCOLL_TEST_MAX_COUNT=N caps every count of the matrix, and
+ * TCOLL_TEST_MAX_SEGMENTED_COUNT=N those of the jobs with 64-byte segments,
+ * where every element is a message on slow transports (unset: fallback). */
+static size_t count_from_env(const char *var, size_t fallback) {
+  const char *v = getenv(var);
+  if (!v || !*v) return fallback;
+  char *end = NULL;
+  unsigned long long n = strtoull(v, &end, 10);
+  if (!end || *end || v[0] == '-') {
+    if (R == 0) fprintf(stderr, "%s=\"%s\": expected a count\n", var, v);
+    MPI_Abort(MPI_COMM_WORLD, 2);
+  }
+  return (size_t)n;
+}
+
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
   MPI_Comm_size(MPI_COMM_WORLD, &P);
   MPI_Comm_rank(MPI_COMM_WORLD, &R);
+  NODES = count_nodes();
+  MAX_COUNT = count_from_env("TCOLL_TEST_MAX_COUNT", (size_t)-1);
+  MAX_SEGMENTED_COUNT = count_from_env("TCOLL_TEST_MAX_SEGMENTED_COUNT", 65537);
+  if (R == 0 && (NODES > 1 || MAX_COUNT != (size_t)-1))
+    fprintf(stderr, "collectives: %d ranks on %d node(s), counts up to %zu (%zu with 64-byte segments)\n", P,
+            NODES, MAX_COUNT == (size_t)-1 ? (size_t)1000003 : MAX_COUNT, MAX_SEGMENTED_COUNT);
   comm = create_or_die(NULL, NULL);
   setenv("TCOLL_SHM_CHUNK_BYTES", SMALL_SEGMENT_BYTES, 1); /* the shm chunk pipeline too */
   comm_small_seg = create_or_die("TCOLL_SEGMENT_BYTES", SMALL_SEGMENT_BYTES);
