@@ -17,30 +17,35 @@
  * copy out chunk c. The default chunk, 512 KiB, was the fastest of 256 KiB to
  * 4 MiB at 2 and 8 MiB here (docs/benchmarks.md): smaller chunks pay more
  * waits and bounce lines between the cores, larger ones fall out of L3.
- * Messages up to SMALL_MESSAGE_BYTES skip the slicing: every rank copies in,
- * then reduces the whole message itself in rank order (2 waits, not 3).
+ Messages up to TCOLL_SHM_LINES_CAPACITY (8232 B) skip the slots and the
+ * slicing: each rank writes its input into its lines, 56 bytes per 64-byte
+ * line with the chunk's stamp in the same line (shm.h), then reads every
+ * other rank's lines and reduces the whole message itself in rank order. One
+ * cache-line transfer per line and no flag round: the slot path it replaced
+ * paid a written flag, the data, and the next call's consumed flags, each a
+ * transfer between the cores in turn (docs/benchmarks.md has both).
  * Either way each element is reduced in the same order everywhere, so every
  * rank holds the same bits.
  *
  * Cost, n bytes, g = ceil(n / S) chunks, a and b the two constants of
  * shm.h (TCOLL_SHM_WAIT_SECONDS, TCOLL_SHM_TRAFFIC_SECONDS_PER_BYTE):
- *   small: 2 a + (2n + p n) b
+ *   lines: a + (2n + 2(p-1)n + (2p-1)n) b
  *   large: 3 g a + (2n + n + 2n/p + 2n(p-1)/p) b
- * where the b term counts the bytes each rank reads and writes: small, copy
- * in and read all p slots; large, copy in, read the p parts of its slice,
+ * where the b term counts the bytes each rank reads and writes: lines, write
+ * its lines, copy the p-1 others' out, read p operands and write p-1
+ * results; large, copy in, read the p parts of its slice,
  * write the slice twice, copy the rest out. For integers and float32/64 the
  * reduction is memory-bound, so its arithmetic hides under that traffic;
  * what does not hide is the widening and rounding of 16-bit floats, charged
  * as their class's γ beyond the float class's, per element-pair reduced
- * (n (p-1)/p bytes large, n (p-1) small).
+ * (n (p-1)/p bytes large, n (p-1) on the lines).
  * Needs: every rank on one node (a shared segment); check() declines
  * otherwise, with the reason recorded when the segment was set up.
  */
+#include <string.h>
+
 #include "patterns.h"
 #include "shm.h"
-
-/* Up to here one flag round costs more than reducing the whole message. */
-#define SMALL_MESSAGE_BYTES 8192
 
 static bool shm_check(const tcoll_comm *c, const tcoll_call *call, char *why, size_t whylen) {
   (void)call;
@@ -49,18 +54,37 @@ static bool shm_check(const tcoll_comm *c, const tcoll_call *call, char *why, si
 
 static double shm_cost(const tcoll_comm *c, const tcoll_call *call) {
   const double p = c->size, n = (double)call->bytes;
-  if (call->bytes <= SMALL_MESSAGE_BYTES)
-    return 2 * TCOLL_SHM_WAIT_SECONDS + (2 * n + p * n) * TCOLL_SHM_TRAFFIC_SECONDS_PER_BYTE +
+  if (call->bytes <= TCOLL_SHM_LINES_CAPACITY)
+    return TCOLL_SHM_WAIT_SECONDS + (2 * n + 2 * (p - 1) * n + (2 * p - 1) * n) * TCOLL_SHM_TRAFFIC_SECONDS_PER_BYTE +
            (p - 1) * n * tcoll__shm_conversion_seconds_per_byte(c, call);
   return tcoll__cost_shm_sliced(c, call, c->size, c->size);
 }
 
-static void run_small(tcoll_shm *s, const tcoll_call *call) {
+/* Rank q's operand of a lines call: this rank's own input, or q's lines
+ * copied into buf. */
+static const void *lines_operand(const tcoll_shm *s, uint64_t chunk, int q, const void *own, void *buf,
+                                 size_t bytes) {
+  if (q == s->rank) return own;
+  tcoll__shm_read_lines(s, q, chunk, buf, bytes);
+  return buf;
+}
+
+static void run_lines(tcoll_shm *s, const tcoll_call *call) {
   const uint64_t chunk = s->next_chunk++;
-  tcoll__shm_copy_in(s, chunk, call->sendbuf, call->bytes);
-  tcoll__shm_reduce_slots(s, call, chunk, 0, call->count, call->recvbuf);
-  tcoll__shm_signal(s, TCOLL_SHM_REDUCED, chunk + 1);
-  tcoll__shm_signal(s, TCOLL_SHM_CONSUMED, chunk + 1);
+  unsigned char *own_copy = s->line_scratch, *a = own_copy + TCOLL_SHM_LINES_CAPACITY,
+                *b = a + TCOLL_SHM_LINES_CAPACITY;
+  const void *own = call->sendbuf;
+  tcoll__shm_publish_lines(s, chunk, call->sendbuf, call->bytes);
+  if (call->sendbuf == call->recvbuf) { /* in place: recvbuf is written before our operand is read */
+    memcpy(own_copy, call->sendbuf, call->bytes);
+    own = own_copy;
+  }
+  tcoll__reduce(call->dtype, call->op, call->recvbuf, lines_operand(s, chunk, 0, own, a, call->bytes),
+                lines_operand(s, chunk, 1, own, b, call->bytes), call->count);
+  for (int q = 2; q < s->size; q++)
+    tcoll__reduce(call->dtype, call->op, call->recvbuf, call->recvbuf, lines_operand(s, chunk, q, own, a, call->bytes),
+                  call->count);
+  tcoll__shm_lines_done(s, chunk);
 }
 
 static tcoll_status shm_run(tcoll_comm *c, const tcoll_call *call) {
@@ -69,8 +93,8 @@ static tcoll_status shm_run(tcoll_comm *c, const tcoll_call *call) {
     tcoll__copy_to_recv(call);
     return TCOLL_OK;
   }
-  if (call->bytes <= SMALL_MESSAGE_BYTES && call->bytes <= s->chunk_bytes) {
-    run_small(s, call);
+  if (call->bytes <= TCOLL_SHM_LINES_CAPACITY) {
+    run_lines(s, call);
     return TCOLL_OK;
   }
   return tcoll__shm_sliced_allreduce(c, s, call, c->size, NULL, NULL);

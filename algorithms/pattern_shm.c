@@ -42,6 +42,8 @@ double tcoll__cost_shm_sliced(const tcoll_comm *c, const tcoll_call *call, int r
 void tcoll__shm_copy_in(tcoll_shm *s, uint64_t chunk, const void *src, size_t bytes) {
   tcoll__shm_publish(s, chunk, src, bytes);
   tcoll__shm_wait_all(s, TCOLL_SHM_WRITTEN, chunk + 1);
+  /* every rank wrote this chunk, so each had consumed all before it */
+  if (s->known_consumed < chunk) s->known_consumed = chunk;
 }
 
 void tcoll__shm_reduce_slots(const tcoll_shm *s, const tcoll_call *call, uint64_t chunk, size_t first, size_t n,

@@ -8,8 +8,11 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Control block rounded to a cache line, then the two slots. */
+/* Control block rounded to a cache line, the two line sets, then the two
+ * slots. */
 static size_t control_bytes(void) { return (sizeof(tcoll_shm_control) + 63) & ~(size_t)63; }
+static size_t lines_bytes(void) { return 2 * TCOLL_SHM_LINES * sizeof(tcoll_shm_line); }
+_Static_assert(sizeof(tcoll_shm_line) == 64, "a line is one cache line");
 
 void tcoll__shm_signal(tcoll_shm *s, int counter, uint64_t value) {
   atomic_store_explicit(&s->control[s->rank]->counter[counter].value, value, memory_order_release);
@@ -72,11 +75,46 @@ void tcoll__shm_wait_all(const tcoll_shm *s, int counter, uint64_t value) {
   for (int q = 0; q < s->size; q++) wait_counter(s, &s->control[q]->counter[counter].value, value);
 }
 
+/* Slot or line set chunk % 2 last held chunk - 2, read by everyone once
+ * consumed >= chunk - 1. */
+static void wait_until_free(tcoll_shm *s, uint64_t chunk) {
+  const uint64_t need = chunk >= 1 ? chunk - 1 : 0;
+  if (s->known_consumed >= need) return;
+  tcoll__shm_wait_all(s, TCOLL_SHM_CONSUMED, need);
+  s->known_consumed = need;
+}
+
 void tcoll__shm_publish(tcoll_shm *s, uint64_t chunk, const void *src, size_t bytes) {
-  /* slot chunk % 2 last held chunk - 2, read by everyone once consumed >= chunk - 1 */
-  tcoll__shm_wait_all(s, TCOLL_SHM_CONSUMED, chunk >= 1 ? chunk - 1 : 0);
+  wait_until_free(s, chunk);
   memcpy(tcoll__shm_slot(s, s->rank, chunk), src, bytes);
   tcoll__shm_signal(s, TCOLL_SHM_WRITTEN, chunk + 1);
+}
+
+void tcoll__shm_publish_lines(tcoll_shm *s, uint64_t chunk, const void *src, size_t bytes) {
+  wait_until_free(s, chunk);
+  tcoll_shm_line *line = s->lines[s->rank] + (chunk & 1) * TCOLL_SHM_LINES;
+  const unsigned char *from = src;
+  for (size_t done = 0; done < bytes; done += TCOLL_SHM_LINE_DATA, line++) {
+    const size_t n = bytes - done < TCOLL_SHM_LINE_DATA ? bytes - done : TCOLL_SHM_LINE_DATA;
+    memcpy(line->data, from + done, n);
+    atomic_store_explicit(&line->seq, chunk + 1, memory_order_release);
+  }
+}
+
+void tcoll__shm_read_lines(const tcoll_shm *s, int q, uint64_t chunk, void *dst, size_t bytes) {
+  const tcoll_shm_line *line = s->lines[q] + (chunk & 1) * TCOLL_SHM_LINES;
+  unsigned char *to = dst;
+  for (size_t done = 0; done < bytes; done += TCOLL_SHM_LINE_DATA, line++) {
+    const size_t n = bytes - done < TCOLL_SHM_LINE_DATA ? bytes - done : TCOLL_SHM_LINE_DATA;
+    wait_counter(s, &line->seq, chunk + 1);
+    memcpy(to + done, line->data, n);
+  }
+}
+
+void tcoll__shm_lines_done(tcoll_shm *s, uint64_t chunk) {
+  /* every rank wrote this chunk, so each had consumed all before it */
+  if (s->known_consumed < chunk) s->known_consumed = chunk;
+  tcoll__shm_signal(s, TCOLL_SHM_CONSUMED, chunk + 1);
 }
 
 /* Every set-up step ends here: the ranks of the whole communicator agree on
@@ -94,7 +132,9 @@ static void segment_free(tcoll_shm *s) {
   if (s->win != MPI_WIN_NULL) MPI_Win_free(&s->win);
   if (s->node_comm != MPI_COMM_NULL) MPI_Comm_free(&s->node_comm);
   free(s->control);
+  free(s->lines);
   free(s->slots);
+  free(s->line_scratch);
   free(s);
 }
 
@@ -112,9 +152,11 @@ static tcoll_shm *segment_create(tcoll_comm *c, const char *apart, char *why, si
     s->rank = c->local_rank;
     s->chunk_bytes = c->shm_chunk_bytes;
     s->control = calloc((size_t)c->local_size, sizeof *s->control);
+    s->lines = calloc((size_t)c->local_size, sizeof *s->lines);
     s->slots = calloc((size_t)c->local_size, sizeof *s->slots);
+    s->line_scratch = malloc(3 * TCOLL_SHM_LINES_CAPACITY);
   }
-  if (!all_agree(c, s && s->control && s->slots)) {
+  if (!all_agree(c, s && s->control && s->lines && s->slots && s->line_scratch)) {
     snprintf(why, whylen, "out of memory for the segment tables");
     goto fail;
   }
@@ -155,7 +197,7 @@ static tcoll_shm *segment_create(tcoll_comm *c, const char *apart, char *why, si
   /* each rank's part in its own pages, so first touch puts it near its owner */
   MPI_Info_set(info, "alloc_shared_noncontig", "true");
   void *base = NULL;
-  const size_t bytes = control_bytes() + 2 * s->chunk_bytes;
+  const size_t bytes = control_bytes() + lines_bytes() + 2 * s->chunk_bytes;
   err = MPI_Win_allocate_shared((MPI_Aint)bytes, 1, info, s->node_comm, &base, &s->win);
   MPI_Info_free(&info);
   if (err != MPI_SUCCESS) s->win = MPI_WIN_NULL;
@@ -167,7 +209,7 @@ static tcoll_shm *segment_create(tcoll_comm *c, const char *apart, char *why, si
     goto fail;
   }
   MPI_Win_set_errhandler(s->win, MPI_ERRORS_RETURN);
-  memset(base, 0, control_bytes()); /* counters start at 0 */
+  memset(base, 0, control_bytes() + lines_bytes()); /* counters and line stamps start at 0 */
   int ok = 1;
   for (int q = 0; q < s->size && ok; q++) {
     MPI_Aint qsize;
@@ -176,7 +218,8 @@ static tcoll_shm *segment_create(tcoll_comm *c, const char *apart, char *why, si
     ok = MPI_Win_shared_query(s->win, q, &qsize, &disp, &qbase) == MPI_SUCCESS;
     if (ok) {
       s->control[q] = qbase;
-      s->slots[q] = (unsigned char *)qbase + control_bytes();
+      s->lines[q] = (tcoll_shm_line *)((unsigned char *)qbase + control_bytes());
+      s->slots[q] = (unsigned char *)qbase + control_bytes() + lines_bytes();
     }
   }
   /* also the barrier after which every owner has zeroed its counters */

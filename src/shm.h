@@ -9,6 +9,13 @@
  * after copying chunk s out of every slot, consumed = s + 1. They only grow,
  * so they never need resetting between calls, and a slot (s % 2) may be
  * refilled once every rank's consumed >= s - 1.
+ *
+ * Each rank also owns two sets (by chunk parity) of TCOLL_SHM_LINES lines
+ * for messages of up to TCOLL_SHM_LINES_CAPACITY bytes: every 64-byte line
+ * holds its own sequence number and 56 bytes of data, so a reader that sees
+ * the number has the data in the same cache-line transfer, and a message
+ * costs one transfer per line instead of a flag, then the data, then the
+ * flags of the next phase (NCCL's "LL" protocol, on CPU cache lines).
  */
 #ifndef TCOLL_SHM_H
 #define TCOLL_SHM_H
@@ -27,14 +34,33 @@ typedef struct {
   } counter[TCOLL_SHM_NUM_COUNTERS];
 } tcoll_shm_control;
 
+#define TCOLL_SHM_LINE_DATA 56
+/* 147 lines of 56 bytes: 8232 >= 8 KiB, the largest message that takes them */
+#define TCOLL_SHM_LINES 147
+#define TCOLL_SHM_LINES_CAPACITY (TCOLL_SHM_LINES * TCOLL_SHM_LINE_DATA)
+
+typedef struct {
+  _Atomic uint64_t seq; /* chunk + 1 once data holds that chunk's bytes */
+  unsigned char data[TCOLL_SHM_LINE_DATA];
+} tcoll_shm_line;
+
 struct tcoll_shm {
   MPI_Comm node_comm;
   MPI_Win win;
   int size, rank;
   size_t chunk_bytes;
   tcoll_shm_control **control; /* [size]: each rank's control block */
+  tcoll_shm_line **lines;      /* [size]: each rank's 2 x TCOLL_SHM_LINES lines */
   unsigned char **slots;       /* [size]: each rank's two slots, back to back */
   uint64_t next_chunk;         /* sequence number of the next chunk (same on every rank) */
+  /* Every rank's consumed counter is known to be at least this (local
+   * knowledge: a rank seen writing chunk c has consumed every chunk before
+   * c), so a refill that needs no more skips reading the others' counters,
+   * a cache miss each. */
+  uint64_t known_consumed;
+  /* 3 x TCOLL_SHM_LINES_CAPACITY of private scratch for the lines path,
+   * allocated with the segment so that a call never fails on one rank only */
+  unsigned char *line_scratch;
   /* MPI_COMM_NULL for a single-node communicator. On a node segment of a
    * multi-node communicator: that communicator, probed while waiting (see
    * tcoll__shm_wait_all). */
@@ -68,6 +94,16 @@ void tcoll__shm_wait_one(const tcoll_shm *s, int q, int counter, uint64_t value)
  * copies `bytes` from src into this rank's slot and publishes it (written =
  * chunk + 1). Does not wait for the other ranks' writes. */
 void tcoll__shm_publish(tcoll_shm *s, uint64_t chunk, const void *src, size_t bytes);
+
+/* The latency path. publish_lines: waits (usually not at all, see
+ * known_consumed) until the line set of chunk's parity is free everywhere,
+ * writes `bytes` of src into it, each line stamped chunk + 1. read_lines:
+ * copies rank q's bytes of chunk into dst, waiting for each line's stamp. A
+ * rank that has read every other rank's lines of a chunk ends with
+ * tcoll__shm_lines_done. bytes <= TCOLL_SHM_LINES_CAPACITY. */
+void tcoll__shm_publish_lines(tcoll_shm *s, uint64_t chunk, const void *src, size_t bytes);
+void tcoll__shm_read_lines(const tcoll_shm *s, int q, uint64_t chunk, void *dst, size_t bytes);
+void tcoll__shm_lines_done(tcoll_shm *s, uint64_t chunk);
 
 /* check() of the shm algorithms: a single-node communicator with its segment
  * (or a single rank, which needs none); otherwise the reason why not. */
