@@ -71,8 +71,7 @@ static const void *lines_operand(const tcoll_shm *s, uint64_t chunk, int q, cons
 
 static void run_lines(tcoll_shm *s, const tcoll_call *call) {
   const uint64_t chunk = s->next_chunk++;
-  unsigned char *own_copy = s->line_scratch, *a = own_copy + TCOLL_SHM_LINES_CAPACITY,
-                *b = a + TCOLL_SHM_LINES_CAPACITY;
+  unsigned char *own_copy = s->scratch, *a = own_copy + TCOLL_SHM_SCRATCH_PART, *b = a + TCOLL_SHM_SCRATCH_PART;
   const void *own = call->sendbuf;
   tcoll__shm_publish_lines(s, chunk, call->sendbuf, call->bytes);
   if (call->sendbuf == call->recvbuf) { /* in place: recvbuf is written before our operand is read */

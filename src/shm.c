@@ -1,10 +1,12 @@
 /* The shared segments behind the shm and hierarchical algorithms; see shm.h. */
 #include "shm.h"
 
+#include <errno.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -111,6 +113,61 @@ void tcoll__shm_read_lines(const tcoll_shm *s, int q, uint64_t chunk, void *dst,
   }
 }
 
+bool tcoll__shm_read_peer(const tcoll_shm *s, int q, uint64_t remote, void *local, size_t bytes) {
+#ifdef __linux__
+  unsigned char *to = local;
+  while (bytes > 0) {
+    struct iovec here = {to, bytes}, there = {(void *)(uintptr_t)remote, bytes};
+    const ssize_t got = process_vm_readv(s->pids[q], &here, 1, &there, 1, 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      if (got == 0) errno = EFAULT;
+      return false;
+    }
+    to += got;
+    remote += (uint64_t)got;
+    bytes -= (size_t)got;
+  }
+  return true;
+#else
+  (void)s, (void)q, (void)remote, (void)local, (void)bytes;
+  errno = ENOSYS;
+  return false;
+#endif
+}
+
+/* Collective over c->mpi, after the segment exists: learns the pids of the
+ * segment's ranks and whether each can read every other's memory (same
+ * user, no ptrace restriction, no seccomp filter in the way: a container's
+ * default profile refuses process_vm_readv). Reads a known word from every
+ * other rank's stack; all ranks agree on the verdict. */
+static int all_agree(tcoll_comm *c, int ok);
+static void probe_single_copy(tcoll_comm *c, tcoll_shm *s) {
+  const uint64_t word = 0x7c011c0ffee00000ULL + (uint64_t)s->rank;
+  long long mine[2] = {(long long)getpid(), (long long)(uintptr_t)&word};
+  long long *all = malloc(2 * (size_t)s->size * sizeof *all);
+  int ok = all && MPI_Allgather(mine, 2, MPI_LONG_LONG, all, 2, MPI_LONG_LONG, s->node_comm) == MPI_SUCCESS;
+  int err = ok ? 0 : ENOMEM;
+  for (int q = 0; ok && q < s->size; q++) s->pids[q] = (int)all[2 * q];
+  for (int q = 0; ok && q < s->size; q++) {
+    uint64_t seen = 0;
+    if (q == s->rank) continue;
+    if (!tcoll__shm_read_peer(s, q, (uint64_t)all[2 * q + 1], &seen, sizeof seen)) {
+      err = errno;
+      ok = 0;
+    } else if (seen != 0x7c011c0ffee00000ULL + (uint64_t)q) {
+      err = EIO;
+      ok = 0;
+    }
+  }
+  free(all);
+  /* also keeps `word` alive until every rank has read it */
+  s->single_copy = all_agree(c, ok);
+  if (!s->single_copy)
+    snprintf(s->single_copy_unavailable, sizeof s->single_copy_unavailable, "process_vm_readv between the ranks: %s",
+             ok ? "failed on another rank" : strerror(err));
+}
+
 void tcoll__shm_lines_done(tcoll_shm *s, uint64_t chunk) {
   /* every rank wrote this chunk, so each had consumed all before it */
   if (s->known_consumed < chunk) s->known_consumed = chunk;
@@ -134,7 +191,9 @@ static void segment_free(tcoll_shm *s) {
   free(s->control);
   free(s->lines);
   free(s->slots);
-  free(s->line_scratch);
+  free(s->scratch);
+  free(s->pids);
+  free(s->peer_words);
   free(s);
 }
 
@@ -154,9 +213,11 @@ static tcoll_shm *segment_create(tcoll_comm *c, const char *apart, char *why, si
     s->control = calloc((size_t)c->local_size, sizeof *s->control);
     s->lines = calloc((size_t)c->local_size, sizeof *s->lines);
     s->slots = calloc((size_t)c->local_size, sizeof *s->slots);
-    s->line_scratch = malloc(3 * TCOLL_SHM_LINES_CAPACITY);
+    s->scratch = malloc(3 * TCOLL_SHM_SCRATCH_PART);
+    s->pids = calloc((size_t)c->local_size, sizeof *s->pids);
+    s->peer_words = calloc((size_t)c->local_size * TCOLL_SHM_PEER_WORDS, sizeof *s->peer_words);
   }
-  if (!all_agree(c, s && s->control && s->lines && s->slots && s->line_scratch)) {
+  if (!all_agree(c, s && s->control && s->lines && s->slots && s->scratch && s->pids && s->peer_words)) {
     snprintf(why, whylen, "out of memory for the segment tables");
     goto fail;
   }
@@ -227,6 +288,7 @@ static tcoll_shm *segment_create(tcoll_comm *c, const char *apart, char *why, si
     snprintf(why, whylen, "MPI_Win_shared_query failed");
     goto fail;
   }
+  probe_single_copy(c, s);
   return s;
 fail:
   /* Not an error: the communicator works without it; check() says why. */

@@ -25,7 +25,9 @@
 
 #include "tcoll_internal.h"
 
-enum { TCOLL_SHM_WRITTEN, TCOLL_SHM_REDUCED, TCOLL_SHM_CONSUMED, TCOLL_SHM_NUM_COUNTERS };
+/* FAILED: set to chunk + 1 by a rank whose single-copy read failed in the
+ * call that began at chunk, so that every rank of that call reports it. */
+enum { TCOLL_SHM_WRITTEN, TCOLL_SHM_REDUCED, TCOLL_SHM_CONSUMED, TCOLL_SHM_FAILED, TCOLL_SHM_NUM_COUNTERS };
 
 typedef struct {
   struct {
@@ -38,6 +40,12 @@ typedef struct {
 /* 147 lines of 56 bytes: 8232 >= 8 KiB, the largest message that takes them */
 #define TCOLL_SHM_LINES 147
 #define TCOLL_SHM_LINES_CAPACITY (TCOLL_SHM_LINES * TCOLL_SHM_LINE_DATA)
+/* Pieces of a single-copy allreduce: small enough that a piece and its
+ * operands stay in L2 while reduced (docs/benchmarks.md) */
+#define TCOLL_SHM_PIECE_BYTES (64 * 1024)
+#define TCOLL_SHM_SCRATCH_PART TCOLL_SHM_PIECE_BYTES
+#define TCOLL_SHM_PEER_WORDS 3
+_Static_assert(TCOLL_SHM_SCRATCH_PART >= TCOLL_SHM_LINES_CAPACITY, "scratch holds a lines message");
 
 typedef struct {
   _Atomic uint64_t seq; /* chunk + 1 once data holds that chunk's bytes */
@@ -58,9 +66,17 @@ struct tcoll_shm {
    * c), so a refill that needs no more skips reading the others' counters,
    * a cache miss each. */
   uint64_t known_consumed;
-  /* 3 x TCOLL_SHM_LINES_CAPACITY of private scratch for the lines path,
-   * allocated with the segment so that a call never fails on one rank only */
-  unsigned char *line_scratch;
+  /* 3 x TCOLL_SHM_SCRATCH_PART bytes of private scratch for the lines path
+   * and the single-copy pieces, allocated with the segment so that a call
+   * never fails on one rank only */
+  unsigned char *scratch;
+  /* Single copy (Linux cross-memory attach, process_vm_readv): every rank's
+   * pid, and whether every rank could read every other's memory at set-up
+   * (identical on every rank); why not otherwise. */
+  int *pids;
+  uint64_t *peer_words; /* [size * TCOLL_SHM_PEER_WORDS]: what each rank published for this call */
+  bool single_copy;
+  char single_copy_unavailable[96];
   /* MPI_COMM_NULL for a single-node communicator. On a node segment of a
    * multi-node communicator: that communicator, probed while waiting (see
    * tcoll__shm_wait_all). */
@@ -104,6 +120,10 @@ void tcoll__shm_publish(tcoll_shm *s, uint64_t chunk, const void *src, size_t by
 void tcoll__shm_publish_lines(tcoll_shm *s, uint64_t chunk, const void *src, size_t bytes);
 void tcoll__shm_read_lines(const tcoll_shm *s, int q, uint64_t chunk, void *dst, size_t bytes);
 void tcoll__shm_lines_done(tcoll_shm *s, uint64_t chunk);
+
+/* Copies `bytes` at address `remote` in rank q's process into local
+ * (process_vm_readv). false with errno set on failure. Needs s->single_copy. */
+bool tcoll__shm_read_peer(const tcoll_shm *s, int q, uint64_t remote, void *local, size_t bytes);
 
 /* check() of the shm algorithms: a single-node communicator with its segment
  * (or a single rank, which needs none); otherwise the reason why not. */

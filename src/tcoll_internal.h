@@ -301,6 +301,7 @@ typedef struct tcoll_algorithm {
   X(tcoll__allreduce_rabenseifner)                                                         \
   X(tcoll__allreduce_binomial_tree)                                                        \
   X(tcoll__allreduce_shm)                                                                  \
+  X(tcoll__allreduce_cma)                                                                  \
   X(tcoll__allreduce_hierarchical)                                                         \
   X(tcoll__reduce_scatter_ring)                                                            \
   X(tcoll__reduce_scatter_recursive_halving)                                               \
