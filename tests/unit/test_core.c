@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "patterns.h"
+#include "shm.h"
 #include "tcoll_internal.h"
 
 /* A communicator as tcoll_comm_create would leave it, without MPI. */
@@ -270,7 +271,9 @@ START_TEST(test_validation_without_mpi) {
 END_TEST
 
 /* shm needs a shared segment; with one, the default model prefers it at
- * both ends of the size range on one node (measured 1.8-3.6x MPI there). */
+ * both ends of the size range on one node (measured 1.8-3.6x MPI there),
+ * unless single copy works: then cma, which moves half the bytes, at 16 MiB
+ * (the 8-byte call stays on shm's lines). */
 START_TEST(test_shm_selection) {
   tcoll_comm c = fake_comm(2, 1, tcoll__default_cost_model.level[TCOLL_LEVEL_NODE]);
   c.model = tcoll__default_cost_model;
@@ -284,16 +287,27 @@ START_TEST(test_shm_selection) {
   tcoll_choice_source src;
   ck_assert_int_eq(tcoll__select(&c, &small, &a, &src), TCOLL_OK);
   ck_assert_str_ne(a->name, "shm");
-  /* any non-NULL segment: check() and cost() never touch it */
+  ck_assert_str_ne(a->name, "cma");
+  /* a segment without single copy: check() and cost() read only its verdict */
+  tcoll_shm segment = {0};
+  snprintf(segment.single_copy_unavailable, sizeof segment.single_copy_unavailable, "refused");
   tcoll_comm with_segment = fake_comm(2, 1, tcoll__default_cost_model.level[TCOLL_LEVEL_NODE]);
   with_segment.model = tcoll__default_cost_model;
   with_segment.shm_chunk_bytes = 1 << 20;
-  with_segment.shm = (tcoll_shm *)&with_segment;
+  with_segment.shm = &segment;
   ck_assert(tcoll__allreduce_shm.check(&with_segment, &small, why, sizeof why));
+  ck_assert(!tcoll__allreduce_cma.check(&with_segment, &small, why, sizeof why));
+  ck_assert_str_eq(why, "no single copy: refused");
   ck_assert_int_eq(tcoll__select(&with_segment, &small, &a, &src), TCOLL_OK);
   ck_assert_str_eq(a->name, "shm");
   ck_assert_int_eq(tcoll__select(&with_segment, &large, &a, &src), TCOLL_OK);
   ck_assert_str_eq(a->name, "shm");
+  segment.single_copy = true;
+  ck_assert(tcoll__allreduce_cma.check(&with_segment, &small, why, sizeof why));
+  ck_assert_int_eq(tcoll__select(&with_segment, &small, &a, &src), TCOLL_OK);
+  ck_assert_str_eq(a->name, "shm");
+  ck_assert_int_eq(tcoll__select(&with_segment, &large, &a, &src), TCOLL_OK);
+  ck_assert_str_eq(a->name, "cma");
   /* chunks cost one round of three waits each: 64 MiB (16 Mi floats) in
    * 1 MiB chunks is 64 rounds, in 512 KiB chunks 128 */
   tcoll_comm counted = with_segment;
@@ -313,7 +327,8 @@ START_TEST(test_hierarchical_cost) {
   tcoll_comm one = fake_comm(4, 1, tcoll__default_cost_model.level[TCOLL_LEVEL_NODE]);
   one.model = tcoll__default_cost_model;
   one.shm_chunk_bytes = 1 << 19;
-  one.shm = (tcoll_shm *)&one; /* check() and cost() never touch it */
+  tcoll_shm segment = {0}; /* no single copy: cma declines */
+  one.shm = &segment;
   tcoll_call large = float_call(4 << 20);
   const tcoll_algorithm *h = tcoll__algorithm_find(TCOLL_ALLREDUCE, "hierarchical");
   ck_assert_ptr_nonnull(h);
@@ -415,8 +430,8 @@ END_TEST
 
 START_TEST(test_registry) {
   /* the names of DESIGN.md, in registry order */
-  static const char *const expected[TCOLL_NUM_COLLS][7] = {
-      [TCOLL_ALLREDUCE] = {"ring", "recursive_doubling", "rabenseifner", "binomial_tree", "shm", "hierarchical"},
+  static const char *const expected[TCOLL_NUM_COLLS][8] = {
+      [TCOLL_ALLREDUCE] = {"ring", "recursive_doubling", "rabenseifner", "binomial_tree", "shm", "cma", "hierarchical"},
       [TCOLL_REDUCE_SCATTER] = {"ring", "recursive_halving", "pairwise"},
       [TCOLL_ALLGATHER] = {"ring", "recursive_doubling", "bruck"},
       [TCOLL_BCAST] = {"binomial_tree", "scatter_allgather", "shm"},
@@ -424,7 +439,7 @@ START_TEST(test_registry) {
   };
   for (int coll = 0; coll < TCOLL_NUM_COLLS; coll++) {
     size_t n = tcoll_algorithm_count((tcoll_coll)coll), want = 0;
-    while (want < 7 && expected[coll][want]) want++;
+    while (want < 8 && expected[coll][want]) want++;
     ck_assert_uint_eq(n, want);
     for (size_t i = 0; i < n; i++) {
       const char *name = tcoll_algorithm_name((tcoll_coll)coll, i);
