@@ -37,8 +37,11 @@ typedef struct {
 } tcoll_shm_control;
 
 #define TCOLL_SHM_LINE_DATA 56
-/* 147 lines of 56 bytes: 8232 >= 8 KiB, the largest message that takes them */
-#define TCOLL_SHM_LINES 147
+/* 10 lines of 56 bytes: 560 B, the largest message that takes them. At 2
+ * ranks the lines path and the sliced slots tie at 512 B and the lines lose
+ * from 1 KiB (1.2x at 1 KiB, 1.35x at 4 KiB; docs/benchmarks.md): a line
+ * costs a dependent stamp check, and the sliced path streams. */
+#define TCOLL_SHM_LINES 10
 #define TCOLL_SHM_LINES_CAPACITY (TCOLL_SHM_LINES * TCOLL_SHM_LINE_DATA)
 /* Pieces of a single-copy allreduce: small enough that a piece and its
  * operands stay in L2 while reduced (docs/benchmarks.md) */
