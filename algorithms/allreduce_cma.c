@@ -14,7 +14,7 @@
  * (one cache-line transfer) and reads everyone's; then one of two schedules,
  * chosen from those rank-identical descriptors:
  *
- *   whole (nobody in place, (p-1) n <= WHOLE_READ_BYTES): each rank reads
+ *   whole (nobody in place, (p-1) n <= WHOLE_READ_BYTES, 64 KiB): each rank reads
  *     every other rank's whole input, in pieces of TCOLL_SHM_PIECE_BYTES,
  *     and reduces all of it itself. One round of flags, p-1 reads per
  *     piece; the recursive doubling of the shared-memory world.
@@ -53,10 +53,11 @@
 #include "patterns.h"
 #include "shm.h"
 
-/* Up to here (summed over the other ranks) reading whole inputs and reducing
- * everything beats the sliced schedule's second round of flags and reads:
- * measured at 2 ranks (docs/benchmarks.md). */
-#define WHOLE_READ_BYTES (256 * 1024)
+/* Up to here (summed over the other ranks) each rank reads whole inputs and
+ * reduces everything: one piece, one round of flags. Measured at 2 ranks,
+ * whole and sliced tie at 32 KiB and sliced wins from 256 KiB (1.2-1.5x at
+ * 256 KiB and 2 MiB: whole reduces twice the bytes). */
+#define WHOLE_READ_BYTES (64 * 1024)
 /* One process_vm_readv call: the system call and its page walk, measured
  * ~1 µs for a 4 KiB read here. */
 #define SINGLE_COPY_CALL_SECONDS 1.0e-6
