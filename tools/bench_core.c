@@ -243,11 +243,26 @@ long bench_check_variant(tcoll_comm *c, const bench_variant *v, const bench_para
   return wrong;
 }
 
+/* order[0, nv) = 0..nv-1, shuffled (Fisher-Yates, a fixed LCG) unless seed
+ * is 0. Deterministic, so every rank runs the same order. */
+static void round_order(int *order, int nv, unsigned seed) {
+  for (int j = 0; j < nv; j++) order[j] = j;
+  unsigned x = seed * 2654435761u;
+  for (int j = nv - 1; seed && j > 0; j--) {
+    x = x * 1664525u + 1013904223u;
+    const int i = (int)((x >> 8) % (unsigned)(j + 1));
+    const int tmp = order[i];
+    order[i] = order[j];
+    order[j] = tmp;
+  }
+}
+
 int bench_time(tcoll_comm *c, const bench_params *p, const bench_variant *v, int nv, const int *usable,
                size_t bytes, void *send, void *recv, const bench_layout *l, double *t) {
   int iters = p->iters ? p->iters : bench_scaled_iters(bytes);
   const int warmup = p->warmup ? p->warmup - 1 : (iters + 9) / 10;
   double slowest_call = 0;
+  if (nv > BENCH_MAX_VARIANTS) nv = BENCH_MAX_VARIANTS;
   for (int k = 0; k < nv; k++) {
     if (!usable[k]) continue;
     if (!bench_is_mpi(&v[k])) tcoll_comm_set_algorithm(c, v[k].coll, v[k].algo);
@@ -267,8 +282,10 @@ int bench_time(tcoll_comm *c, const bench_params *p, const bench_variant *v, int
       MPI_Bcast(&stop, 1, MPI_INT, 0, MPI_COMM_WORLD);
       if (stop) return r;
     }
+    int order[BENCH_MAX_VARIANTS];
+    round_order(order, nv, p->shuffle ? (unsigned)r + 1 : 0);
     for (int j = 0; j < nv; j++) {
-      const int k = p->rotate ? (j + r) % nv : j;
+      const int k = order[j];
       if (!usable[k]) continue;
       if (!bench_is_mpi(&v[k])) tcoll_comm_set_algorithm(c, v[k].coll, v[k].algo);
       MPI_Barrier(MPI_COMM_WORLD);

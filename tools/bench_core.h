@@ -31,10 +31,16 @@ typedef struct {
    * slower than expected, so that a batch lasts about this long (a loaded
    * machine, a sanitizer build); never more than the scaled count */
   double batch_seconds;
-  /* round r starts at variant r mod nv: no variant always follows the same
-   * one (a spinning shared-memory algorithm can slow whatever runs next) */
-  int rotate;
+  /* each round runs the variants in its own order (a shuffle seeded by the
+   * round, the same on every rank): what a variant leaves in the caches and
+   * the scheduler helps or hurts whatever runs next, by up to 30% here, and
+   * a fixed or merely rotated order always gives a variant the same
+   * predecessor */
+  int shuffle;
 } bench_params;
+
+/* Most variants bench_time takes (tcoll-bench and tcoll-tune stay far below). */
+#define BENCH_MAX_VARIANTS 64
 
 /* This process's rank and the job's size, set by bench_init. */
 extern int bench_rank, bench_nranks;

@@ -7,10 +7,11 @@
  * Method. For each size every variant (the MPI library's own collective,
  * tcoll's automatic choice, each forced algorithm) is timed in interleaved
  * rounds, so a machine that drifts between fast and slow phases hits all
- * variants alike. Round r starts at variant r (mod the number of variants):
- * what a variant leaves in the caches helps or hurts the next one (up to 30%
- * at 2 MiB between two runs of the same shm schedule here), and rotating
- * spreads that over every variant instead of always favouring the same one.
+ * variants alike. Every round runs the variants in its own shuffled order:
+ * what a variant leaves in the caches helps or hurts the next one (10-30%
+ * at 256 KiB-2 MiB between the shm and hierarchical allreduce, which run the
+ * same schedule on one node, when each always followed the same variant),
+ * and shuffling spreads that over every variant.
  * In a round each variant gets a barrier and then `iters` back-to-back
  * calls; the round's time for it is the slowest rank's mean per
  * call. Median, min and p99 are taken over rounds. The loop, the layouts and
@@ -326,7 +327,7 @@ static int coll_supported(tcoll_coll coll) { return bench_facts[coll].busbw_fact
 static bench_params params_of(const options *o) {
   return (bench_params){.dtype = o->dtype, .op = o->op, .root = o->root, .inplace = o->inplace,
                         .iters = o->iters, .warmup = o->warmup, .rounds = o->rounds, .sync = o->sync,
-                        .rotate = 1};
+                        .shuffle = 1};
 }
 
 /* Times the usable rows' variants (bench_time) and fills median, min, p99. */

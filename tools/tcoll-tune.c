@@ -683,7 +683,7 @@ int main(int argc, char **argv) {
    * 1000-call batches of calls that a loaded machine or a sanitizer build
    * makes 100x slower, is what overran small budgets */
   const bench_params bp = {.dtype = o.dtype, .op = o.op, .root = 0, .inplace = 0, .rounds = o.rounds, .warmup = 11,
-                           .batch_seconds = 2e-3, .rotate = 1};
+                           .batch_seconds = 2e-3, .shuffle = 1};
   if (!send || !recv) {
     snprintf(err, sizeof err, "cannot allocate 2 x %zu bytes", o.max_bytes);
     status = 2;
