@@ -17,7 +17,7 @@
  * copy out chunk c. The default chunk, 512 KiB, was the fastest of 256 KiB to
  * 4 MiB at 2 and 8 MiB here (docs/benchmarks.md): smaller chunks pay more
  * waits and bounce lines between the cores, larger ones fall out of L3.
- Messages up to TCOLL_SHM_LINES_CAPACITY (560 B) skip the slots and the
+ Messages up to TCOLL_SHM_LINES_CAPACITY (280 B) skip the slots and the
  * slicing: each rank writes its input into its lines, 56 bytes per 64-byte
  * line with the chunk's stamp in the same line (shm.h), then reads every
  * other rank's lines and reduces the whole message itself in rank order. One

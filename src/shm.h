@@ -37,11 +37,12 @@ typedef struct {
 } tcoll_shm_control;
 
 #define TCOLL_SHM_LINE_DATA 56
-/* 10 lines of 56 bytes: 560 B, the largest message that takes them. At 2
- * ranks the lines path and the sliced slots tie at 512 B and the lines lose
- * from 1 KiB (1.2x at 1 KiB, 1.35x at 4 KiB; docs/benchmarks.md): a line
- * costs a dependent stamp check, and the sliced path streams. */
-#define TCOLL_SHM_LINES 10
+/* 5 lines of 56 bytes: 280 B, the largest message that takes them. At 2
+ * ranks the lines path wins up to 256 B (0.27 against 0.42 µs for the
+ * sliced slots), loses at 512 B (0.46 against 0.39, near vCPUs; a tie when
+ * they are far apart) and from 1 KiB by 1.2-1.35x (docs/benchmarks.md): a
+ * line costs a dependent stamp check, and the sliced path streams. */
+#define TCOLL_SHM_LINES 5
 #define TCOLL_SHM_LINES_CAPACITY (TCOLL_SHM_LINES * TCOLL_SHM_LINE_DATA)
 /* Pieces of a single-copy allreduce: small enough that a piece and its
  * operands stay in L2 while reduced (docs/benchmarks.md) */
