@@ -122,35 +122,26 @@ static void note_failure(cma_call *x, int q) {
   }
 }
 
-/* out[0, n) = rank-order reduction of the p inputs at element `first`.
- * Own operand from `own` (a private copy when it aliases out), the others
- * read into scratch. */
+/* Where reduce_range reads: elements [first, first + n) of every input. */
+typedef struct {
+  cma_call *x;
+  size_t first, n;
+} range_read;
+
+/* Rank q's operand: read from its sendbuf into buf. A failed read is
+ * noted; the call still runs its schedule to the end (cma_run). */
+static const void *peer_operand(void *arg, int q, void *buf) {
+  const range_read *r = arg;
+  const size_t es = r->x->call->elem_size;
+  if (!tcoll__shm_read_peer(r->x->s, q, r->x->desc[q].send + r->first * es, buf, r->n * es)) note_failure(r->x, q);
+  return buf;
+}
+
+/* out[0, n) = rank-order reduction of the p inputs at element `first`. */
 static void reduce_range(cma_call *x, size_t first, size_t n, void *out) {
-  tcoll_shm *s = x->s;
-  const tcoll_call *call = x->call;
-  const size_t es = call->elem_size, bytes = n * es;
-  unsigned char *own_copy = s->scratch, *buf[2] = {own_copy + TCOLL_SHM_SCRATCH_PART,
-                                                   own_copy + 2 * TCOLL_SHM_SCRATCH_PART};
-  const unsigned char *own = (const unsigned char *)call->sendbuf + first * es;
-  if (own == out && s->rank >= 2) { /* out is written before the own operand is used */
-    memcpy(own_copy, own, bytes);
-    own = own_copy;
-  }
-  const void *operand[2];
-  for (int q = 0; q < s->size; q++) {
-    const void *in = own;
-    if (q != s->rank) {
-      unsigned char *into = buf[q == 0 ? 0 : 1];
-      if (!tcoll__shm_read_peer(s, q, x->desc[q].send + first * es, into, bytes)) note_failure(x, q);
-      in = into;
-    }
-    if (q < 2) {
-      operand[q] = in;
-      if (q == 1) tcoll__reduce(call->dtype, call->op, out, operand[0], operand[1], n);
-    } else {
-      tcoll__reduce(call->dtype, call->op, out, out, in, n);
-    }
-  }
+  range_read r = {x, first, n};
+  const unsigned char *own = (const unsigned char *)x->call->sendbuf + first * x->call->elem_size;
+  tcoll__shm_reduce_rank_order(x->s, x->call, n, out, own, peer_operand, &r);
 }
 
 static void run_whole(cma_call *x) {
@@ -236,7 +227,7 @@ static tcoll_status cma_run(tcoll_comm *c, const tcoll_call *call) {
   if (x.failed_peer >= 0) tcoll__shm_signal(s, TCOLL_SHM_FAILED, begin + 1);
   tcoll__shm_signal(s, TCOLL_SHM_CONSUMED, end);
   tcoll__shm_wait_all(s, TCOLL_SHM_CONSUMED, end);
-  if (s->known_consumed < end) s->known_consumed = end;
+  tcoll__shm_note_consumed(s, end);
   if (x.failed_peer >= 0)
     return tcoll__error(TCOLL_ERR_MPI, "allreduce cma: reading rank %d's buffer failed: %s", x.failed_peer,
                         strerror(x.failed_errno));

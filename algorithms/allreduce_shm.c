@@ -17,7 +17,7 @@
  * copy out chunk c. The default chunk, 512 KiB, was the fastest of 256 KiB to
  * 4 MiB at 2 and 8 MiB here (docs/benchmarks.md): smaller chunks pay more
  * waits and bounce lines between the cores, larger ones fall out of L3.
- Messages up to TCOLL_SHM_LINES_CAPACITY (280 B) skip the slots and the
+ * Messages up to TCOLL_SHM_LINES_CAPACITY (280 B) skip the slots and the
  * slicing: each rank writes its input into its lines, 56 bytes per 64-byte
  * line with the chunk's stamp in the same line (shm.h), then reads every
  * other rank's lines and reduces the whole message itself in rank order. One
@@ -42,8 +42,6 @@
  * Needs: every rank on one node (a shared segment); check() declines
  * otherwise, with the reason recorded when the segment was set up.
  */
-#include <string.h>
-
 #include "patterns.h"
 #include "shm.h"
 
@@ -60,30 +58,24 @@ static double shm_cost(const tcoll_comm *c, const tcoll_call *call) {
   return tcoll__cost_shm_sliced(c, call, c->size, c->size);
 }
 
-/* Rank q's operand of a lines call: this rank's own input, or q's lines
- * copied into buf. */
-static const void *lines_operand(const tcoll_shm *s, uint64_t chunk, int q, const void *own, void *buf,
-                                 size_t bytes) {
-  if (q == s->rank) return own;
-  tcoll__shm_read_lines(s, q, chunk, buf, bytes);
+typedef struct {
+  const tcoll_shm *s;
+  uint64_t chunk;
+  size_t bytes;
+} lines_call;
+
+/* Rank q's operand of a lines call: its lines, copied into buf. */
+static const void *lines_operand(void *arg, int q, void *buf) {
+  const lines_call *x = arg;
+  tcoll__shm_read_lines(x->s, q, x->chunk, buf, x->bytes);
   return buf;
 }
 
 static void run_lines(tcoll_shm *s, const tcoll_call *call) {
-  const uint64_t chunk = s->next_chunk++;
-  unsigned char *own_copy = s->scratch, *a = own_copy + TCOLL_SHM_SCRATCH_PART, *b = a + TCOLL_SHM_SCRATCH_PART;
-  const void *own = call->sendbuf;
-  tcoll__shm_publish_lines(s, chunk, call->sendbuf, call->bytes);
-  if (call->sendbuf == call->recvbuf) { /* in place: recvbuf is written before our operand is read */
-    memcpy(own_copy, call->sendbuf, call->bytes);
-    own = own_copy;
-  }
-  tcoll__reduce(call->dtype, call->op, call->recvbuf, lines_operand(s, chunk, 0, own, a, call->bytes),
-                lines_operand(s, chunk, 1, own, b, call->bytes), call->count);
-  for (int q = 2; q < s->size; q++)
-    tcoll__reduce(call->dtype, call->op, call->recvbuf, call->recvbuf, lines_operand(s, chunk, q, own, a, call->bytes),
-                  call->count);
-  tcoll__shm_lines_done(s, chunk);
+  lines_call x = {s, s->next_chunk++, call->bytes};
+  tcoll__shm_publish_lines(s, x.chunk, call->sendbuf, call->bytes);
+  tcoll__shm_reduce_rank_order(s, call, call->count, call->recvbuf, call->sendbuf, lines_operand, &x);
+  tcoll__shm_lines_done(s, x.chunk);
 }
 
 static tcoll_status shm_run(tcoll_comm *c, const tcoll_call *call) {

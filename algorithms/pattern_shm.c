@@ -43,7 +43,7 @@ void tcoll__shm_copy_in(tcoll_shm *s, uint64_t chunk, const void *src, size_t by
   tcoll__shm_publish(s, chunk, src, bytes);
   tcoll__shm_wait_all(s, TCOLL_SHM_WRITTEN, chunk + 1);
   /* every rank wrote this chunk, so each had consumed all before it */
-  if (s->known_consumed < chunk) s->known_consumed = chunk;
+  tcoll__shm_note_consumed(s, chunk);
 }
 
 void tcoll__shm_reduce_slots(const tcoll_shm *s, const tcoll_call *call, uint64_t chunk, size_t first, size_t n,

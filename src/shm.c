@@ -83,7 +83,7 @@ static void wait_until_free(tcoll_shm *s, uint64_t chunk) {
   const uint64_t need = chunk >= 1 ? chunk - 1 : 0;
   if (s->known_consumed >= need) return;
   tcoll__shm_wait_all(s, TCOLL_SHM_CONSUMED, need);
-  s->known_consumed = need;
+  tcoll__shm_note_consumed(s, need);
 }
 
 void tcoll__shm_publish(tcoll_shm *s, uint64_t chunk, const void *src, size_t bytes) {
@@ -146,8 +146,10 @@ static void probe_single_copy(tcoll_comm *c, tcoll_shm *s) {
   const uint64_t word = 0x7c011c0ffee00000ULL + (uint64_t)s->rank;
   long long mine[2] = {(long long)getpid(), (long long)(uintptr_t)&word};
   long long *all = malloc(2 * (size_t)s->size * sizeof *all);
-  int ok = all && MPI_Allgather(mine, 2, MPI_LONG_LONG, all, 2, MPI_LONG_LONG, s->node_comm) == MPI_SUCCESS;
-  int err = ok ? 0 : ENOMEM;
+  const char *failed = all ? NULL : "out of memory";
+  if (all && MPI_Allgather(mine, 2, MPI_LONG_LONG, all, 2, MPI_LONG_LONG, s->node_comm) != MPI_SUCCESS)
+    failed = "MPI_Allgather of the pids failed";
+  int ok = !failed, err = 0;
   for (int q = 0; ok && q < s->size; q++) s->pids[q] = (int)all[2 * q];
   for (int q = 0; ok && q < s->size; q++) {
     uint64_t seen = 0;
@@ -165,13 +167,28 @@ static void probe_single_copy(tcoll_comm *c, tcoll_shm *s) {
   s->single_copy = all_agree(c, ok);
   if (!s->single_copy)
     snprintf(s->single_copy_unavailable, sizeof s->single_copy_unavailable, "process_vm_readv between the ranks: %s",
-             ok ? "failed on another rank" : strerror(err));
+             ok ? "failed on another rank" : failed ? failed : strerror(err));
 }
 
 void tcoll__shm_lines_done(tcoll_shm *s, uint64_t chunk) {
   /* every rank wrote this chunk, so each had consumed all before it */
-  if (s->known_consumed < chunk) s->known_consumed = chunk;
+  tcoll__shm_note_consumed(s, chunk);
   tcoll__shm_signal(s, TCOLL_SHM_CONSUMED, chunk + 1);
+}
+
+void tcoll__shm_reduce_rank_order(const tcoll_shm *s, const tcoll_call *call, size_t n, void *out, const void *own,
+                                  tcoll_shm_operand_fn operand, void *arg) {
+  unsigned char *own_copy = s->scratch, *buf[2] = {s->scratch + TCOLL_SHM_SCRATCH_PART,
+                                                   s->scratch + 2 * TCOLL_SHM_SCRATCH_PART};
+  if (own == out && s->rank >= 2) { /* out is written (ranks 0 and 1) before own is used */
+    memcpy(own_copy, own, n * call->elem_size);
+    own = own_copy;
+  }
+  const void *first = s->rank == 0 ? own : operand(arg, 0, buf[0]);
+  const void *second = s->rank == 1 ? own : operand(arg, 1, buf[1]);
+  tcoll__reduce(call->dtype, call->op, out, first, second, n);
+  for (int q = 2; q < s->size; q++)
+    tcoll__reduce(call->dtype, call->op, out, out, q == s->rank ? own : operand(arg, q, buf[1]), n);
 }
 
 /* Every set-up step ends here: the ranks of the whole communicator agree on

@@ -125,6 +125,22 @@ void tcoll__shm_publish_lines(tcoll_shm *s, uint64_t chunk, const void *src, siz
 void tcoll__shm_read_lines(const tcoll_shm *s, int q, uint64_t chunk, void *dst, size_t bytes);
 void tcoll__shm_lines_done(tcoll_shm *s, uint64_t chunk);
 
+/* Gives rank q's operand (q != this rank) of a rank-order reduction: fills
+ * buf (TCOLL_SHM_SCRATCH_PART bytes) or points elsewhere. */
+typedef const void *(*tcoll_shm_operand_fn)(void *arg, int q, void *buf);
+/* out[0, n) = in_0 op in_1 op .. op in_{p-1}, left to right, with in_q from
+ * `operand` and this rank's own from `own`, which may be out itself (then
+ * copied first where out would be overwritten before it is used). Every
+ * rank reducing the same operands this way holds the same bits: the one
+ * reduction order of the lines path and of cma. n elements fit one scratch
+ * part. */
+void tcoll__shm_reduce_rank_order(const tcoll_shm *s, const tcoll_call *call, size_t n, void *out, const void *own,
+                                  tcoll_shm_operand_fn operand, void *arg);
+/* Every rank's consumed counter is now known to be at least value. */
+static inline void tcoll__shm_note_consumed(tcoll_shm *s, uint64_t value) {
+  if (s->known_consumed < value) s->known_consumed = value;
+}
+
 /* Copies `bytes` at address `remote` in rank q's process into local
  * (process_vm_readv). false with errno set on failure. Needs s->single_copy. */
 bool tcoll__shm_read_peer(const tcoll_shm *s, int q, uint64_t remote, void *local, size_t bytes);
