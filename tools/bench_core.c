@@ -2,7 +2,8 @@
  * The measurement machinery of tcoll-bench and tcoll-tune (bench_core.h).
  *
  * Method. For each size every variant is timed in interleaved rounds, so a
- * machine that drifts between fast and slow phases hits all variants alike.
+ * machine that drifts between fast and slow phases hits all variants alike;
+ * with `shuffle` each round runs them in its own order (bench_core.h).
  * In a round each variant gets a barrier and then `iters` back-to-back
  * calls; the round's time for it is the slowest rank's mean per call.
  *
@@ -243,12 +244,12 @@ long bench_check_variant(tcoll_comm *c, const bench_variant *v, const bench_para
   return wrong;
 }
 
-/* order[0, nv) = 0..nv-1, shuffled (Fisher-Yates, a fixed LCG) unless seed
- * is 0. Deterministic, so every rank runs the same order. */
+/* order[0, nv) = 0..nv-1 shuffled (Fisher-Yates over a fixed LCG seeded
+ * by seed): deterministic, so every rank runs the same order. */
 static void round_order(int *order, int nv, unsigned seed) {
   for (int j = 0; j < nv; j++) order[j] = j;
   unsigned x = seed * 2654435761u;
-  for (int j = nv - 1; seed && j > 0; j--) {
+  for (int j = nv - 1; j > 0; j--) {
     x = x * 1664525u + 1013904223u;
     const int i = (int)((x >> 8) % (unsigned)(j + 1));
     const int tmp = order[i];
@@ -262,7 +263,8 @@ int bench_time(tcoll_comm *c, const bench_params *p, const bench_variant *v, int
   int iters = p->iters ? p->iters : bench_scaled_iters(bytes);
   const int warmup = p->warmup ? p->warmup - 1 : (iters + 9) / 10;
   double slowest_call = 0;
-  if (nv > BENCH_MAX_VARIANTS) nv = BENCH_MAX_VARIANTS;
+  /* more variants than the order array holds run in their given order */
+  const int shuffled = p->shuffle && nv <= BENCH_MAX_VARIANTS;
   for (int k = 0; k < nv; k++) {
     if (!usable[k]) continue;
     if (!bench_is_mpi(&v[k])) tcoll_comm_set_algorithm(c, v[k].coll, v[k].algo);
@@ -283,9 +285,9 @@ int bench_time(tcoll_comm *c, const bench_params *p, const bench_variant *v, int
       if (stop) return r;
     }
     int order[BENCH_MAX_VARIANTS];
-    round_order(order, nv, p->shuffle ? (unsigned)r + 1 : 0);
+    if (shuffled) round_order(order, nv, (unsigned)r + 1);
     for (int j = 0; j < nv; j++) {
-      const int k = order[j];
+      const int k = shuffled ? order[j] : j;
       if (!usable[k]) continue;
       if (!bench_is_mpi(&v[k])) tcoll_comm_set_algorithm(c, v[k].coll, v[k].algo);
       MPI_Barrier(MPI_COMM_WORLD);

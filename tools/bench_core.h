@@ -39,7 +39,7 @@ typedef struct {
   int shuffle;
 } bench_params;
 
-/* Most variants bench_time takes (tcoll-bench and tcoll-tune stay far below). */
+/* Most variants bench_time shuffles (tcoll-bench and tcoll-tune stay far below). */
 #define BENCH_MAX_VARIANTS 64
 
 /* This process's rank and the job's size, set by bench_init. */
