@@ -4,9 +4,11 @@
  * cross-memory attach (process_vm_readv), the mechanism Open MPI's vader
  * transport uses for large point-to-point messages; the shared segment
  * (shm.h) only carries the buffer addresses and the progress counters.
- * Where the slot-based shm algorithm copies every byte into the segment and
- * out again (5n of memory traffic per rank at 2 ranks), this moves each byte
- * across once (2.5n at 2 ranks, sliced).
+ * Where the slot-based shm algorithm copies bytes into the segment and out
+ * again (4n of memory traffic per rank at 2 ranks), this moves each byte
+ * across once (2.5n at 2 ranks, sliced). It still measured 1.2-1.5x slower
+ * than shm here from 128 KiB up: the kernel's page pinning and mapping make
+ * a single-copy byte cost about four local ones (SINGLE_COPY_SECONDS_PER_BYTE).
  *
  * Pieces are TCOLL_SHM_PIECE_BYTES, or TCOLL_SHM_CHUNK_BYTES when smaller.
  *
@@ -38,10 +40,13 @@
  * with consumed = b + K + 1; the next call begins at b + K + 1.
  *
  * Cost, n bytes, p ranks, K pieces, a the counter transfer, b the traffic
- * time per byte, sc the fixed cost of one process_vm_readv:
- *   whole:  2 a + (p-1) K sc + ((p-1) n (read + write) + p n + (p-1) n) b
- *   sliced: (2 + K) a + (p-1)(K + 1) sc + (n (p-1)/p (read + write) +
- *           n + n/p + 2 n (p-1)/p) b
+ * time per byte, sc the fixed cost of one process_vm_readv and sb its cost
+ * per byte moved:
+ *   whole:  2 a + (p-1) K sc + (p-1) n sb + (p n + (p-1) n) b
+ *   sliced: (2 + K) a + (p-1)(K + 1) sc + 2 n (p-1)/p sb + (n + n/p) b
+ * (sliced: the p-1 other parts of its slice and the p-1 other reduced
+ * slices come by single copy; its own part is read and its slice written
+ * locally).
  * Needs: a single-node communicator with its segment, and single copy
  * working between its ranks (probed at set-up: seccomp profiles of
  * containers and ptrace restrictions refuse it).
@@ -62,6 +67,13 @@
 /* One process_vm_readv call: the system call and its page walk, measured
  * ~1 µs for a 4 KiB read here. */
 #define SINGLE_COPY_CALL_SECONDS 1.0e-6
+/* A byte moved by process_vm_readv, read and written: the kernel pins and
+ * maps the other process's pages before it copies them, which made it about
+ * four times shm's per-byte traffic cost here. Fitted at 2 ranks from
+ * tcoll-bench (docs/benchmarks.md): cma took 1.2-1.5x shm's time from
+ * 128 KiB to 16 MiB once shm's own slice no longer went through its slot,
+ * i.e. cma's n single-copy bytes plus 1.5n local ones against shm's 4n. */
+#define SINGLE_COPY_SECONDS_PER_BYTE (4 * TCOLL_SHM_TRAFFIC_SECONDS_PER_BYTE)
 
 typedef struct {
   uint64_t send, recv, in_place;
@@ -92,17 +104,18 @@ static size_t pieces_of(size_t count, size_t per_piece) { return count == 0 ? 1 
 
 static double cma_cost(const tcoll_comm *c, const tcoll_call *call) {
   const double p = c->size, n = (double)call->bytes, a = TCOLL_SHM_WAIT_SECONDS,
-               b = TCOLL_SHM_TRAFFIC_SECONDS_PER_BYTE, sc = SINGLE_COPY_CALL_SECONDS;
+               b = TCOLL_SHM_TRAFFIC_SECONDS_PER_BYTE, sc = SINGLE_COPY_CALL_SECONDS,
+               sb = SINGLE_COPY_SECONDS_PER_BYTE;
   const double convert = tcoll__shm_conversion_seconds_per_byte(c, call);
   if (c->size == 1) return n * b;
   /* the model cannot know about in place: it prices the out-of-place call */
   const size_t per_piece = piece_elems(c->shm_chunk_bytes, call->elem_size);
   if (whole_reads(c->size, call->bytes, false)) {
     const double k = (double)pieces_of(call->count, per_piece);
-    return 2 * a + (p - 1) * k * sc + (2 * (p - 1) * n + p * n + (p - 1) * n) * b + (p - 1) * n * convert;
+    return 2 * a + (p - 1) * k * sc + (p - 1) * n * sb + (p * n + (p - 1) * n) * b + (p - 1) * n * convert;
   }
   const double k = (double)pieces_of(tcoll__block_count(call->count, c->size, 0), per_piece);
-  return (2 + k) * a + (p - 1) * (k + 1) * sc + (2 * n * (p - 1) / p + n + n / p + 2 * n * (p - 1) / p) * b +
+  return (2 + k) * a + (p - 1) * (k + 1) * sc + 2 * n * (p - 1) / p * sb + (n + n / p) * b +
          (p - 1) / p * n * convert;
 }
 

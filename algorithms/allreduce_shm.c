@@ -6,10 +6,11 @@
  * phases separated by "every rank got here" waits (algorithms/pattern_shm.c,
  * shared with the hierarchical allreduce):
  *
- *   1 copy in:  each rank copies chunk c of its input into its slot c % 2
+ *   1 copy in:  each rank copies chunk c of its input into its slot c % 2,
+ *               except its own slice r, which nobody else reads
  *   2 reduce:   rank r reduces slice r of the chunk (blocks of pattern_blocks)
- *               over all p slots, in rank order 0, 1, .., p-1, into its
- *               recvbuf and back into its own slot
+ *               over the other p - 1 slots and its own input, in rank order
+ *               0, 1, .., p-1, into its recvbuf and into its own slot
  *   3 copy out: each rank copies every other rank's reduced slice from that
  *               rank's slot into its recvbuf
  *
@@ -30,10 +31,10 @@
  * Cost, n bytes, g = ceil(n / S) chunks, a and b the two constants of
  * shm.h (TCOLL_SHM_WAIT_SECONDS, TCOLL_SHM_TRAFFIC_SECONDS_PER_BYTE):
  *   lines: a + (2n + 2(p-1)n + (2p-1)n) b
- *   large: 3 g a + (2n + n + 2n/p + 2n(p-1)/p) b
+ *   large: 3 g a + (2n(p-1)/p + n + 2n/p + 2n(p-1)/p) b
  * where the b term counts the bytes each rank reads and writes: lines, write
  * its lines, copy the p-1 others' out, read p operands and write p-1
- * results; large, copy in, read the p parts of its slice,
+ * results; large, copy in all but its slice, read the p parts of its slice,
  * write the slice twice, copy the rest out. For integers and float32/64 the
  * reduction is memory-bound, so its arithmetic hides under that traffic;
  * what does not hide is the widening and rounding of 16-bit floats, charged

@@ -172,9 +172,11 @@ struct tcoll_shm;
  * schedule still runs to its end so that no local rank is left waiting. */
 tcoll_status tcoll__shm_sliced_allreduce(tcoll_comm *c, struct tcoll_shm *s, const tcoll_call *call,
                                          int slices, tcoll_shm_slice_hook hook, void *arg);
-/* Copies this rank's bytes into its slot of `chunk`, once the slot is free
- * everywhere, and waits until every rank's part is there. */
-void tcoll__shm_copy_in(struct tcoll_shm *s, uint64_t chunk, const void *src, size_t bytes);
+/* Copies this rank's bytes, except [hole, hole + hole_bytes), into its slot
+ * of `chunk`, once the slot is free everywhere, and waits until every rank's
+ * part is there. */
+void tcoll__shm_copy_in(struct tcoll_shm *s, uint64_t chunk, const void *src, size_t bytes, size_t hole,
+                        size_t hole_bytes);
 /* out = slot[0] op slot[1] op ... over elements [first, first + n) of the
  * chunk: the same order on every rank. out may be slot 0's own elements
  * (reduce shm accumulates there): each step reads and writes the same

@@ -86,10 +86,18 @@ static void wait_until_free(tcoll_shm *s, uint64_t chunk) {
   tcoll__shm_note_consumed(s, need);
 }
 
-void tcoll__shm_publish(tcoll_shm *s, uint64_t chunk, const void *src, size_t bytes) {
+void tcoll__shm_publish_around(tcoll_shm *s, uint64_t chunk, const void *src, size_t bytes, size_t hole,
+                               size_t hole_bytes) {
+  unsigned char *slot = tcoll__shm_slot(s, s->rank, chunk);
+  const unsigned char *from = src;
   wait_until_free(s, chunk);
-  memcpy(tcoll__shm_slot(s, s->rank, chunk), src, bytes);
+  memcpy(slot, from, hole);
+  memcpy(slot + hole + hole_bytes, from + hole + hole_bytes, bytes - hole - hole_bytes);
   tcoll__shm_signal(s, TCOLL_SHM_WRITTEN, chunk + 1);
+}
+
+void tcoll__shm_publish(tcoll_shm *s, uint64_t chunk, const void *src, size_t bytes) {
+  tcoll__shm_publish_around(s, chunk, src, bytes, bytes, 0);
 }
 
 void tcoll__shm_publish_lines(tcoll_shm *s, uint64_t chunk, const void *src, size_t bytes) {

@@ -114,6 +114,10 @@ void tcoll__shm_wait_one(const tcoll_shm *s, int q, int counter, uint64_t value)
  * copies `bytes` from src into this rank's slot and publishes it (written =
  * chunk + 1). Does not wait for the other ranks' writes. */
 void tcoll__shm_publish(tcoll_shm *s, uint64_t chunk, const void *src, size_t bytes);
+/* The same, leaving bytes [hole, hole + hole_bytes) of the slot unwritten:
+ * the part that no other rank reads. */
+void tcoll__shm_publish_around(tcoll_shm *s, uint64_t chunk, const void *src, size_t bytes, size_t hole,
+                               size_t hole_bytes);
 
 /* The latency path. publish_lines: waits (usually not at all, see
  * known_consumed) until the line set of chunk's parity is free everywhere,

@@ -119,6 +119,11 @@ static int build_job(offline_job *job, long nodes, long rpn, const char *xml) {
   }
   job->segment.size = (int)rpn;
   job->segment.chunk_bytes = c->shm_chunk_bytes;
+  /* Single copy between the ranks of a node is assumed, as Open MPI's own
+   * shared-memory transport assumes it: a real job probes it at set-up and
+   * cma declines there, with the reason, when ptrace rules or a seccomp
+   * profile refuse it. */
+  job->segment.single_copy = true;
   c->shm = &job->segment;
   c->min_local_size = (int)rpn;
   /* several nodes: each would have its own segment (hierarchical) */
