@@ -123,7 +123,8 @@ static tcoll_status run_collective(tcoll_comm *c, const tcoll_call *call) {
   tcoll_status status = tcoll__select(c, call, &alg, &source);
   if (status != TCOLL_OK) return status;
   /* Every rank agrees the call is empty: nothing to move. */
-  if (call->count > 0) status = alg->run(c, call);
+  if (call->count > 0 && tcoll__adapt_applies(c, call, source)) status = tcoll__adapt_run(c, call, alg, &alg);
+  else if (call->count > 0) status = alg->run(c, call);
   tcoll__scratch_trim(c);
   if (status == TCOLL_OK) c->last[call->coll] = alg;
   return status;

@@ -198,6 +198,16 @@ tcoll_status tcoll_comm_create(MPI_Comm comm, tcoll_comm **out) {
     goto cleanup;
   }
   c->check_args = check[0] == '1';
+  const char *adaptive = tcoll__env_get(TCOLL_ENV_TCOLL_ADAPTIVE);
+  if (strcmp(adaptive, "0") != 0 && strcmp(adaptive, "1") != 0) {
+    status = tcoll__error(TCOLL_ERR_INVALID_ARG, "TCOLL_ADAPTIVE=\"%s\" is not 0 or 1", adaptive);
+    goto cleanup;
+  }
+  c->adaptive = adaptive[0] == '1';
+  if ((status = tcoll__env_get_bytes(TCOLL_ENV_TCOLL_ADAPTIVE_MIN_BYTES, 0, SIZE_MAX, &c->adaptive_min_bytes)) !=
+      TCOLL_OK)
+    goto cleanup;
+  if ((status = tcoll__adapt_setup(c)) != TCOLL_OK) goto cleanup;
   const char *tuning = tcoll__env_get(TCOLL_ENV_TCOLL_TUNING_FILE);
   if (tuning[0] && (status = tcoll_comm_load_tuning(c, tuning)) != TCOLL_OK) goto cleanup;
   *out = c;
@@ -219,6 +229,7 @@ tcoll_status tcoll_comm_destroy(tcoll_comm *c) {
   free(c->slice_group);
   free(c->place);
   tcoll__tuning_free(c->tuning);
+  tcoll__adapt_free(c);
   for (int i = 0; i < 2; i++) free(c->scratch[i]);
   free(c);
   return status;

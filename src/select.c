@@ -2,7 +2,8 @@
  * Selection: forced algorithm (tcoll_comm_set_algorithm or TCOLL_<COLL>_ALGO)
  * if it accepts the call, otherwise the first matching rule of the tuning
  * table whose algorithm accepts it, otherwise the cheapest algorithm by the
- * cost model among those whose check() accepts. Everything used here (count, dtype, op,
+ * cost model among those whose check() accepts (which adapt.c may then
+ * replace by the fastest measured of the model's closest candidates). Everything used here (count, dtype, op,
  * communicator shape, model) is identical on every rank, so every rank picks
  * the same algorithm without communicating.
  */
@@ -52,7 +53,7 @@ static int cheapest(const candidate *cand, size_t n) {
   return best;
 }
 
-static int size_bucket(size_t bytes) {
+int tcoll__size_bucket(size_t bytes) {
   int b = 0;
   while (b < 63 && ((size_t)1 << (b + 1)) <= bytes) b++;
   return b;
@@ -95,7 +96,7 @@ tcoll_status tcoll__select(tcoll_comm *c, const tcoll_call *call, const tcoll_al
     *source = TCOLL_SOURCE_RULE;
     *cached = (tcoll_choice_cache){.valid = true, .rule = rule, .count = call->count, .dtype = call->dtype,
                                    .op = call->op, .alg = *out};
-    int bucket = size_bucket(call->bytes);
+    int bucket = tcoll__size_bucket(call->bytes);
     if (tcoll__log_threshold >= TCOLL_LOG_INFO && !(c->logged_buckets[call->coll] >> bucket & 1)) {
       c->logged_buckets[call->coll] |= (uint64_t)1 << bucket;
       TCOLL_INFO("%s of %zu bytes on %d ranks: %s (rule %d of %s)", tcoll__coll_name(call->coll), call->bytes,
@@ -119,7 +120,7 @@ tcoll_status tcoll__select(tcoll_comm *c, const tcoll_call *call, const tcoll_al
   cached->alg = cand[best].alg;
   /* Log once per size bucket: a per-call log line would cost more than a
    * small collective. */
-  int bucket = size_bucket(call->bytes);
+  int bucket = tcoll__size_bucket(call->bytes);
   if (tcoll__log_threshold >= TCOLL_LOG_INFO && !(c->logged_buckets[call->coll] >> bucket & 1)) {
     c->logged_buckets[call->coll] |= (uint64_t)1 << bucket;
     TCOLL_INFO("%s of %zu bytes on %d ranks: %s (cost model, %.3g us predicted)",
@@ -129,14 +130,44 @@ tcoll_status tcoll__select(tcoll_comm *c, const tcoll_call *call, const tcoll_al
   return TCOLL_OK;
 }
 
+/* Predictions this close are one schedule to the model (ring and
+ * rabenseifner at 2 ranks differ only in ring's segmenting): timing both
+ * would spend calls learning nothing the model can tell apart. */
+#define SAME_SCHEDULE 0.01
+
+size_t tcoll__closest_candidates(const tcoll_comm *c, const tcoll_call *call, double span,
+                                 const tcoll_algorithm **out, double *predicted, size_t max) {
+  candidate cand[MAX_CANDIDATES];
+  const size_t n = evaluate(c, call, cand);
+  const int best = cheapest(cand, n);
+  if (best < 0) return 0;
+  bool taken[MAX_CANDIDATES] = {false};
+  size_t num = 0;
+  while (num < max) {
+    int next = -1; /* the cheapest not yet taken, earlier registered on ties */
+    for (size_t i = 0; i < n; i++)
+      if (cand[i].usable && !taken[i] && (next < 0 || cand[i].seconds < cand[next].seconds * (1 - TIE_TOLERANCE)))
+        next = (int)i;
+    if (next < 0 || cand[next].seconds > span * cand[best].seconds) break;
+    taken[next] = true;
+    bool same_as_taken = false; /* hierarchical on one node is shm's path; ring = rabenseifner at 2 */
+    for (size_t k = 0; k < num; k++)
+      if (fabs(predicted[k] - cand[next].seconds) <= SAME_SCHEDULE * cand[next].seconds) same_as_taken = true;
+    if (same_as_taken) continue;
+    out[num] = cand[next].alg;
+    predicted[num++] = cand[next].seconds;
+  }
+  return num;
+}
+
 void tcoll__select_invalidate(tcoll_comm *c) {
   for (int k = 0; k < TCOLL_NUM_COLLS; k++) c->choice_cache[k].valid = false;
+  tcoll__adapt_reset(c);
   /* the choice per size bucket may differ now: log it again */
   memset(c->logged_buckets, 0, sizeof c->logged_buckets);
 }
 
-/* snprintf that appends and never overruns; returns the new used length. */
-static size_t append(char *buf, size_t buflen, size_t used, const char *fmt, ...) {
+size_t tcoll__append(char *buf, size_t buflen, size_t used, const char *fmt, ...) {
   if (used >= buflen) return used;
   va_list ap;
   va_start(ap, fmt);
@@ -152,28 +183,28 @@ void tcoll__explain(const tcoll_comm *c, const tcoll_call *call, char *buf, size
   int best = cheapest(cand, n);
   size_t u = 0;
   buf[0] = '\0';
-  u = append(buf, buflen, u, "%s of %zu x %s (%zu bytes)", tcoll__coll_name(call->coll), call->count,
+  u = tcoll__append(buf, buflen, u, "%s of %zu x %s (%zu bytes)", tcoll__coll_name(call->coll), call->count,
              tcoll__dtype_name(call->dtype), call->bytes);
-  if (tcoll__coll_reduces(call->coll)) u = append(buf, buflen, u, ", op %s", tcoll__op_name(call->op));
-  u = append(buf, buflen, u, ", %d ranks on %d node(s)\n", c->size, c->num_nodes);
+  if (tcoll__coll_reduces(call->coll)) u = tcoll__append(buf, buflen, u, ", op %s", tcoll__op_name(call->op));
+  u = tcoll__append(buf, buflen, u, ", %d ranks on %d node(s)\n", c->size, c->num_nodes);
   for (size_t i = 0; i < n; i++) {
     if (cand[i].usable)
-      u = append(buf, buflen, u, "  %-20s %12.3f us%s\n", cand[i].alg->name, cand[i].seconds * 1e6,
+      u = tcoll__append(buf, buflen, u, "  %-20s %12.3f us%s\n", cand[i].alg->name, cand[i].seconds * 1e6,
                  (int)i == best ? "  <- cheapest" : "");
     else
-      u = append(buf, buflen, u, "  %-20s   not usable: %s\n", cand[i].alg->name, cand[i].why);
+      u = tcoll__append(buf, buflen, u, "  %-20s   not usable: %s\n", cand[i].alg->name, cand[i].why);
   }
   const tcoll_algorithm *forced = c->forced[call->coll];
   if (forced) {
     char why[192] = "";
     if (forced->check(c, call, why, sizeof why)) {
-      append(buf, buflen, u, "choice: %s (forced)\n", forced->name);
+      tcoll__append(buf, buflen, u, "choice: %s (forced)\n", forced->name);
       return;
     }
-    u = append(buf, buflen, u, "forced %s declines (%s); TCOLL_FALLBACK=%s: ", forced->name, why,
+    u = tcoll__append(buf, buflen, u, "forced %s declines (%s); TCOLL_FALLBACK=%s: ", forced->name, why,
                c->fallback_is_error ? "error, the call fails" : "warn, automatic choice");
     if (c->fallback_is_error) {
-      append(buf, buflen, u, "TCOLL_ERR_UNSUPPORTED\n");
+      tcoll__append(buf, buflen, u, "TCOLL_ERR_UNSUPPORTED\n");
       return;
     }
   }
@@ -183,20 +214,23 @@ void tcoll__explain(const tcoll_comm *c, const tcoll_call *call, char *buf, size
     char why[192] = "";
     if (!tcoll__rule_matches(r, c, call)) continue;
     if (!r->alg)
-      u = append(buf, buflen, u, "rule %zu (%s) matches but is disabled: unknown algorithm\n", i, r->algorithm);
+      u = tcoll__append(buf, buflen, u, "rule %zu (%s) matches but is disabled: unknown algorithm\n", i, r->algorithm);
     else if (!r->alg->check(c, call, why, sizeof why))
-      u = append(buf, buflen, u, "rule %zu (%s) matches but declines: %s\n", i, r->algorithm, why);
+      u = tcoll__append(buf, buflen, u, "rule %zu (%s) matches but declines: %s\n", i, r->algorithm, why);
     else
       break; /* the first applicable rule: reported as the choice below */
   }
   int rule = tcoll__tuning_lookup(c->tuning, c, call);
   if (rule >= 0) {
-    append(buf, buflen, u, "choice: %s (rule %d of %s)\n", c->tuning->rules[rule].alg->name, rule,
+    tcoll__append(buf, buflen, u, "choice: %s (rule %d of %s)\n", c->tuning->rules[rule].alg->name, rule,
            c->tuning->source);
     return;
   }
-  if (best < 0)
-    append(buf, buflen, u, "choice: none (no algorithm accepts this call)\n");
-  else
-    append(buf, buflen, u, "choice: %s (cost model: cheapest predicted)\n", cand[best].alg->name);
+  if (best < 0) {
+    tcoll__append(buf, buflen, u, "choice: none (no algorithm accepts this call)\n");
+    return;
+  }
+  if (tcoll__adapt_applies(c, call, TCOLL_SOURCE_COST_MODEL) && tcoll__adapt_explain(c, call, buf, buflen, &u))
+    return;
+  tcoll__append(buf, buflen, u, "choice: %s (cost model: cheapest predicted)\n", cand[best].alg->name);
 }

@@ -65,7 +65,14 @@ void tcoll__log(tcoll_log_level level, const char *file, int line, const char *f
     "tuning file (JSON, docs/tuning.md) loaded at comm create: model parameters and rules")  \
   X(TCOLL_CHECK_ARGS, "0",                                                                  \
     "1: verify before each collective that all ranks passed the same count, dtype, op and " \
-    "root (TCOLL_ERR_MISMATCH on every rank otherwise; one small allreduce per call)")
+    "root (TCOLL_ERR_MISMATCH on every rank otherwise; one small allreduce per call)")      \
+  X(TCOLL_ADAPTIVE, "1",                                                                    \
+    "1: where the cost model chooses, time its closest candidates on the first calls of "   \
+    "each size and keep the fastest, re-timing now and then (src/adapt.c); 0: the model's " \
+    "choice only, the same algorithm (and bits) for the same call every time")              \
+  X(TCOLL_ADAPTIVE_MIN_BYTES, "16384",                                                      \
+    "smallest call TCOLL_ADAPTIVE times: below it a call is too short for the timing and "  \
+    "the agreement between ranks to pay off")
 
 typedef enum {
 #define TCOLL_X_ENV_ENUM(name, def, help) TCOLL_ENV_##name,
@@ -173,6 +180,32 @@ typedef struct {
   const struct tcoll_algorithm *alg;
 } tcoll_choice_cache;
 
+/* Measured choice (adapt.c) for one collective and size bucket: the cost
+ * model's closest candidates for the call they were evaluated for, and the
+ * sampling rounds that time them. Every field changes identically on every
+ * rank (the agreed times come from one allreduce), so all ranks run the same
+ * algorithm for each call. */
+#define TCOLL_ADAPT_CANDIDATES 4
+#define TCOLL_ADAPT_BUCKETS 64 /* size buckets 2^b bytes, b < 64 */
+typedef struct {
+  bool ready;
+  size_t count; /* the call the candidates were evaluated for */
+  tcoll_dtype dtype;
+  tcoll_op op;
+  int num;
+  const struct tcoll_algorithm *cand[TCOLL_ADAPT_CANDIDATES]; /* cheapest predicted first */
+  double predicted[TCOLL_ADAPT_CANDIDATES];
+  double samples[TCOLL_ADAPT_CANDIDATES][3]; /* this rank's timed calls of the round (adapt.c BLOCK - 1) */
+  double sample_median[TCOLL_ADAPT_CANDIDATES];
+  double measured[TCOLL_ADAPT_CANDIDATES]; /* last round: the slowest rank's median call */
+  int winner;             /* index into cand; -1 until a round has ended */
+  bool sampling;          /* in a sampling round (else running the winner) */
+  unsigned done;          /* calls in the current round or run of the winner */
+  unsigned winner_calls;  /* length of the current run of the winner */
+  unsigned rounds;        /* sampling rounds finished, the warm-up round not counted */
+  unsigned warm_rounds;   /* rounds begun after the candidates changed */
+} tcoll_adapt_state;
+
 struct tcoll_comm {
   MPI_Comm mpi; /* private duplicate with MPI_ERRORS_RETURN */
   int rank;
@@ -222,6 +255,9 @@ struct tcoll_comm {
   int max_local_size; /* ranks on the largest node: the rules' ranks_per_node */
   tcoll_tuning *tuning; /* loaded tuning table, NULL if none */
   bool check_args;      /* TCOLL_CHECK_ARGS */
+  bool adaptive;        /* TCOLL_ADAPTIVE */
+  size_t adaptive_min_bytes;
+  tcoll_adapt_state *adapt[TCOLL_NUM_COLLS]; /* [TCOLL_ADAPT_BUCKETS] when adaptive, else NULL */
 };
 
 /* Scratch slots. A schedule's receive buffer (TMP) must not alias the
@@ -316,10 +352,11 @@ typedef struct tcoll_algorithm {
   X(tcoll__reduce_rabenseifner)                                                            \
   X(tcoll__reduce_shm)
 
-/* Algorithms that exist only in the test build (libtcoll_testing): wrong on
- * purpose, to prove that the checks of tcoll-bench and the tests can fail. */
+/* Algorithms that exist only in the test build (libtcoll_testing): wrong or
+ * slow on purpose, to prove that the checks of tcoll-bench and the tests can
+ * fail, and that the measured choice corrects the model. */
 #ifdef TCOLL_TEST_ALGORITHMS
-#define TCOLL_TEST_ALGORITHM_LIST(X) X(tcoll__allreduce_wrong_for_tests)
+#define TCOLL_TEST_ALGORITHM_LIST(X) X(tcoll__allreduce_wrong_for_tests) X(tcoll__allreduce_slow_for_tests)
 #else
 #define TCOLL_TEST_ALGORITHM_LIST(X)
 #endif
@@ -351,6 +388,39 @@ void tcoll__select_invalidate(tcoll_comm *c);
 tcoll_status tcoll__check_args(tcoll_comm *c, const tcoll_call *call);
 /* The report behind tcoll_explain(). */
 void tcoll__explain(const tcoll_comm *c, const tcoll_call *call, char *buf, size_t buflen);
+/* The usable algorithms whose predicted time is within `span` times the
+ * cheapest one's, cheapest first, at most max; one of any set of equal
+ * predictions (the same schedule to the model). Returns how many. */
+size_t tcoll__closest_candidates(const tcoll_comm *c, const tcoll_call *call, double span,
+                                 const struct tcoll_algorithm **out, double *predicted, size_t max);
+/* snprintf that appends at buf + used and never overruns; returns the new
+ * used length. */
+size_t tcoll__append(char *buf, size_t buflen, size_t used, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Size bucket of a call: floor(log2(bytes)), 0 for 0 and 1 byte. */
+int tcoll__size_bucket(size_t bytes);
+
+/* ---- measured choice (adapt.c) ---- */
+
+/* Whether the call's algorithm is chosen by timing: TCOLL_ADAPTIVE on, the
+ * choice came from the cost model (not forced, not a tuning rule), and the
+ * call is at least TCOLL_ADAPTIVE_MIN_BYTES. */
+bool tcoll__adapt_applies(const tcoll_comm *c, const tcoll_call *call, tcoll_choice_source source);
+/* Runs the call with the measured choice (or a candidate being timed);
+ * *ran is the algorithm that ran. model_choice runs when there is nothing
+ * to compare. Collective over c at the end of each sampling round. */
+tcoll_status tcoll__adapt_run(tcoll_comm *c, const tcoll_call *call, const struct tcoll_algorithm *model_choice,
+                              const struct tcoll_algorithm **ran);
+/* Appends the measured choice's part of an explanation: the candidates,
+ * the last round's times, and the choice line when a round has ended.
+ * Returns whether it wrote the choice line. */
+bool tcoll__adapt_explain(const tcoll_comm *c, const tcoll_call *call, char *buf, size_t buflen, size_t *used);
+/* Collective, at create: the states of every collective and bucket (when
+ * TCOLL_ADAPTIVE is on), on every rank or on none. */
+tcoll_status tcoll__adapt_setup(tcoll_comm *c);
+/* Forgets every measurement: after the model or the tuning table changed. */
+void tcoll__adapt_reset(tcoll_comm *c);
+void tcoll__adapt_free(tcoll_comm *c);
 
 /* ---- point-to-point helpers (p2p.c): byte transfers of any size ---- */
 

@@ -85,6 +85,7 @@ const char *bench_mpi_unavailable(const bench_params *p, tcoll_coll coll, size_t
 }
 
 int bench_is_mpi(const bench_variant *v) { return v->algo && strcmp(v->algo, "mpi") == 0; }
+int bench_is_auto(const bench_variant *v) { return !v->algo || strcmp(v->algo, "auto") == 0; }
 
 /* Where this rank's input lives: in place, inside the output buffer at the
  * NCCL position (allgather: its block; reduce_scatter and the rest: the
@@ -258,6 +259,8 @@ static void round_order(int *order, int nv, unsigned seed) {
   }
 }
 
+#define AUTO_WARMUP_CALLS 32
+
 int bench_time(tcoll_comm *c, const bench_params *p, const bench_variant *v, int nv, const int *usable,
                size_t bytes, void *send, void *recv, const bench_layout *l, double *t) {
   int iters = p->iters ? p->iters : bench_scaled_iters(bytes);
@@ -271,6 +274,12 @@ int bench_time(tcoll_comm *c, const bench_params *p, const bench_variant *v, int
     const double t0 = MPI_Wtime();
     for (int i = 0; i < warmup; i++) bench_run_once(c, &v[k], p, send, recv, l);
     if (warmup > 0) slowest_call = fmax(slowest_call, (MPI_Wtime() - t0) / warmup);
+    /* The automatic choice's first calls of a size time its candidates
+     * (TCOLL_ADAPTIVE: two rounds of at most 4 candidates x 4 calls): a loop
+     * of the same call, which the rounds measure, runs past them. Untimed,
+     * as the warm-up. */
+    if (bench_is_auto(&v[k]))
+      for (int i = warmup; i < AUTO_WARMUP_CALLS; i++) bench_run_once(c, &v[k], p, send, recv, l);
   }
   if (p->batch_seconds > 0 && !p->iters && warmup > 0) {
     /* the same count on every rank: from the slowest rank's warm-up */

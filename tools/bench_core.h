@@ -72,6 +72,8 @@ typedef struct {
   const char *algo; /* NULL = automatic, "mpi" = the MPI library */
 } bench_variant;
 int bench_is_mpi(const bench_variant *v);
+/* The automatic choice (algorithm "auto"). */
+int bench_is_auto(const bench_variant *v);
 
 /* Why MPI's own collective cannot run this call, or NULL. */
 const char *bench_mpi_unavailable(const bench_params *p, tcoll_coll coll, size_t count);

@@ -392,6 +392,15 @@ static int bench_size(tcoll_comm *c, const options *o, const bench_variant *v, i
     }
   }
   if (time_rows(c, &bp, v, nv, rows, bench_layout_bytes(&l, es), send, recv, &l) != 0) return -1;
+  /* The automatic choice may change while it runs (TCOLL_ADAPTIVE): name
+   * the algorithm it ran last, the one the timed calls settled on. */
+  for (int k = 0; k < nv; k++) {
+    if (!rows[k]->usable || v[k].algo) continue;
+    tcoll_comm_set_algorithm(c, coll, NULL);
+    bench_run_once(c, &v[k], &bp, send, recv, &l);
+    const char *ran = tcoll_last_algorithm(c, coll);
+    if (ran) snprintf(rows[k]->algo, sizeof rows[k]->algo, "auto:%s", ran);
+  }
   const double copy_bw = o->link_gbps > 0 ? 0 : bench_copy_bandwidth(recv, send, rows[0]->bytes);
   double mpi_med = 0;
   for (int k = 0; k < nv; k++)

@@ -112,6 +112,12 @@ static int build_job(offline_job *job, long nodes, long rpn, const char *xml) {
     fprintf(stderr, "tcoll-info: %s\n", tcoll_last_error());
     return 1;
   }
+  /* what the job's calls would do: TCOLL_ADAPTIVE's candidates are listed */
+  c->adaptive = strcmp(tcoll__env_get(TCOLL_ENV_TCOLL_ADAPTIVE), "0") != 0;
+  if (tcoll__env_get_bytes(TCOLL_ENV_TCOLL_ADAPTIVE_MIN_BYTES, 0, SIZE_MAX, &c->adaptive_min_bytes) != TCOLL_OK) {
+    fprintf(stderr, "tcoll-info: %s\n", tcoll_last_error());
+    return 1;
+  }
   c->shm_chunk_bytes = 512 << 10;
   if (tcoll__env_get_bytes(TCOLL_ENV_TCOLL_SHM_CHUNK_BYTES, 64, (size_t)1 << 30, &c->shm_chunk_bytes) != TCOLL_OK) {
     fprintf(stderr, "tcoll-info: %s\n", tcoll_last_error());

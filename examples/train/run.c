@@ -383,6 +383,11 @@ int train_run(const train_config *cfg, MPI_Comm comm, int keep_params, train_res
   if ((rc = validate(cfg, s.size, err, errlen)) ||
       (rc = model_layout_init(&s.m, &cfg->dims, err, errlen)))
     return rc;
+  /* A resumed run ends bit-identical to an uninterrupted one only if every
+   * step sums the gradient with the same algorithm; tcoll's measured choice
+   * (TCOLL_ADAPTIVE) may change it between steps. Off unless the user set
+   * it (every rank sees the same environment). */
+  setenv("TCOLL_ADAPTIVE", "0", 0);
   if (tcoll_comm_create(comm, &s.tc) != TCOLL_OK) {
     fail(&s, "tcoll_comm_create: %s", tcoll_last_error());
     return TRAIN_ECOMM;

@@ -1,0 +1,218 @@
+/*
+ * Measured choice (TCOLL_ADAPTIVE, on by default): where the cost model
+ * chooses, a call of at least TCOLL_ADAPTIVE_MIN_BYTES runs the fastest of
+ * the model's closest candidates as measured on this job, not the model's
+ * pick as such. The model ranks well but cannot know everything the machine
+ * does: on the 2-vCPU VM this was built on, the two vCPUs move between
+ * "near" and "far" placements every few tens of seconds, and which
+ * algorithm is fastest from 32 KiB up changes with them (shm in one, cma or
+ * recursive doubling in the other, by up to 1.5x; docs/benchmarks.md). The
+ * scheme is STAR-MPI's (Faraj, Yuan, Lowenthal, ICS 2006): time the
+ * candidates on live calls, keep the winner, look again now and then.
+ *
+ * Per collective and size bucket (2^b to 2^(b+1) bytes):
+ *   candidates  the usable algorithms predicted within SPAN of the cheapest,
+ *               at most TCOLL_ADAPT_CANDIDATES, one per distinct prediction
+ *               (select.c, tcoll__closest_candidates)
+ *   sampling    BLOCK calls of each candidate in turn; each rank takes the
+ *               median of each candidate's calls after the first of its
+ *               block; then one MPI_Allreduce (MAX) of those: a candidate
+ *               is as fast as its slowest rank. The fastest wins; ties (within MARGIN) go
+ *               to the model's order.
+ *   running     the winner for FIRST_RUN calls, doubled (up to MAX_RUN)
+ *               every time a round confirms it, back to FIRST_RUN when a
+ *               round changes it; then the next sampling round.
+ * Calls that differ in count, dtype or op within a bucket re-evaluate the
+ * candidates; the rounds go on while the candidates stay the same.
+ *
+ * Every rank makes the same calls in the same order, so the counters, the
+ * agreed times and thus every choice are identical on all ranks: a call
+ * never mixes algorithms. The price is that the same call may run a
+ * different algorithm (and round differently) from one time to the next;
+ * TCOLL_ADAPTIVE=0 restores the model's one choice. Forced algorithms and
+ * tuning-file rules are never second-guessed.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcoll_internal.h"
+
+/* Candidates predicted slower than this many times the cheapest are not
+ * timed. The default model's node-level α-β numbers put recursive doubling
+ * at 4x shm at 256 KiB, where it measured 0.7-2x shm's time. */
+#define SPAN 8.0
+/* Calls of each candidate per round, back to back: the first only warms it
+ * up (after another algorithm its caches and the ranks' skew are not those
+ * of a loop of its own calls, and it took up to 2x the steady time at
+ * 256 KiB here); the median of the other three is its time, robust to one
+ * preemption on this shared machine. */
+#define BLOCK 4 /* samples[] holds BLOCK - 1 */
+/* Runs of the winner between rounds, in calls. A round of 4 candidates
+ * costs 16 calls, at most 12 of them slower than the winner: 1/9 of a first
+ * run of 128, falling towards 1/256 as the winner holds. The very first
+ * round of a size only warms up (fresh buffers, cold segments: shm measured
+ * 2.3x its steady time there at 128 KiB and lost to cma) and is followed by
+ * a second at once. */
+#define FIRST_RUN 128u
+/* A candidate later in the model's order must be this much faster to win:
+ * repeated rounds of two candidates within 3% of each other here picked
+ * either, and switching costs a different rounding for nothing. */
+#define MARGIN 0.03
+#define MAX_RUN 4096u
+
+bool tcoll__adapt_applies(const tcoll_comm *c, const tcoll_call *call, tcoll_choice_source source) {
+  return c->adaptive && source == TCOLL_SOURCE_COST_MODEL && call->bytes >= c->adaptive_min_bytes &&
+         c->size > 1;
+}
+
+/* The states exist from tcoll_comm_create on every rank (comm.c): a state
+ * missing on one rank alone would let the ranks run different algorithms. */
+static tcoll_adapt_state *state_for(tcoll_comm *c, const tcoll_call *call) {
+  return &c->adapt[call->coll][tcoll__size_bucket(call->bytes)];
+}
+
+tcoll_status tcoll__adapt_setup(tcoll_comm *c) {
+  bool ok = true;
+  for (int k = 0; k < TCOLL_NUM_COLLS && c->adaptive; k++)
+    ok = ok && (c->adapt[k] = calloc(TCOLL_ADAPT_BUCKETS, sizeof(tcoll_adapt_state))) != NULL;
+  return tcoll__agree(c, ok, TCOLL_ERR_NO_MEMORY, "the TCOLL_ADAPTIVE state");
+}
+
+void tcoll__adapt_reset(tcoll_comm *c) {
+  for (int k = 0; k < TCOLL_NUM_COLLS; k++)
+    if (c->adapt[k]) memset(c->adapt[k], 0, TCOLL_ADAPT_BUCKETS * sizeof(tcoll_adapt_state));
+}
+
+static const tcoll_adapt_state *state_of(const tcoll_comm *c, const tcoll_call *call) {
+  if (!c->adapt[call->coll]) return NULL; /* TCOLL_ADAPTIVE=0 */
+  const tcoll_adapt_state *st = &c->adapt[call->coll][tcoll__size_bucket(call->bytes)];
+  return st->ready ? st : NULL;
+}
+
+static void start_round(tcoll_adapt_state *st) {
+  st->sampling = true;
+  st->done = 0;
+}
+
+static double median3(const double *x) {
+  const double lo = fmin(x[0], x[1]), hi = fmax(x[0], x[1]);
+  return fmax(lo, fmin(hi, x[2]));
+}
+
+/* Evaluates the candidates for this call; keeps the rounds' history when
+ * they are the same algorithms as before. */
+static void prepare(const tcoll_comm *c, const tcoll_call *call, tcoll_adapt_state *st) {
+  if (st->ready && st->count == call->count && st->dtype == call->dtype && st->op == call->op) return;
+  const struct tcoll_algorithm *cand[TCOLL_ADAPT_CANDIDATES];
+  double predicted[TCOLL_ADAPT_CANDIDATES];
+  const int num = (int)tcoll__closest_candidates(c, call, SPAN, cand, predicted, TCOLL_ADAPT_CANDIDATES);
+  const bool same = st->ready && num == st->num && memcmp(cand, st->cand, sizeof cand[0] * (size_t)num) == 0;
+  st->count = call->count;
+  st->dtype = call->dtype;
+  st->op = call->op;
+  memcpy(st->predicted, predicted, sizeof predicted[0] * (size_t)num);
+  if (same) return;
+  st->ready = true;
+  st->num = num;
+  memcpy(st->cand, cand, sizeof cand[0] * (size_t)num);
+  st->winner = -1;
+  st->rounds = 0;
+  st->warm_rounds = 0;
+  st->winner_calls = FIRST_RUN;
+  start_round(st);
+}
+
+/* The end of a sampling round: agree on the times, pick the winner. */
+static tcoll_status end_round(tcoll_comm *c, const tcoll_call *call, tcoll_adapt_state *st) {
+  double agreed[TCOLL_ADAPT_CANDIDATES];
+  const int err = MPI_Allreduce(st->sample_median, agreed, st->num, MPI_DOUBLE, MPI_MAX, c->mpi);
+  if (err != MPI_SUCCESS) {
+    start_round(st); /* sample again; every rank saw the same failure or none */
+    return tcoll__mpi_error(err, "MPI_Allreduce(TCOLL_ADAPTIVE timings)");
+  }
+  int best = 0; /* a later candidate wins only by more than the noise */
+  for (int i = 1; i < st->num; i++)
+    if (agreed[i] < agreed[best] * (1 - MARGIN)) best = i;
+  st->sampling = false;
+  st->done = 0;
+  if (st->warm_rounds++ == 0) { /* the warm-up round: sample again at once */
+    start_round(st);
+    return TCOLL_OK;
+  }
+  memcpy(st->measured, agreed, sizeof agreed[0] * (size_t)st->num);
+  if (best == st->winner) {
+    st->winner_calls = st->winner_calls * 2 < MAX_RUN ? st->winner_calls * 2 : MAX_RUN;
+  } else {
+    if (st->winner >= 0 || best != 0)
+      TCOLL_INFO("%s of %zu bytes: %s measured fastest (%.3g us; the model's pick %s: %.3g us)",
+                 tcoll__coll_name(call->coll), call->bytes, st->cand[best]->name, agreed[best] * 1e6,
+                 st->cand[0]->name, agreed[0] * 1e6);
+    st->winner = best;
+    st->winner_calls = FIRST_RUN;
+  }
+  st->rounds++;
+  return TCOLL_OK;
+}
+
+tcoll_status tcoll__adapt_run(tcoll_comm *c, const tcoll_call *call, const tcoll_algorithm *model_choice,
+                              const tcoll_algorithm **ran) {
+  tcoll_adapt_state *st = state_for(c, call);
+  prepare(c, call, st);
+  if (st->num < 2) {
+    *ran = model_choice;
+    return model_choice->run(c, call);
+  }
+  if (!st->sampling) {
+    *ran = st->cand[st->winner];
+    const tcoll_status status = (*ran)->run(c, call);
+    if (++st->done >= st->winner_calls) start_round(st);
+    return status;
+  }
+  const int i = (int)(st->done / BLOCK);
+  *ran = st->cand[i];
+  const double start = MPI_Wtime();
+  tcoll_status status = (*ran)->run(c, call);
+  const double seconds = MPI_Wtime() - start;
+  const unsigned k = st->done % BLOCK;
+  if (k > 0) st->samples[i][k - 1] = status == TCOLL_OK ? seconds : INFINITY;
+  if (k == BLOCK - 1) st->sample_median[i] = median3(st->samples[i]);
+  if (++st->done == (unsigned)(st->num * BLOCK)) {
+    const tcoll_status agreed = end_round(c, call, st);
+    if (status == TCOLL_OK) status = agreed;
+  }
+  return status;
+}
+
+bool tcoll__adapt_explain(const tcoll_comm *c, const tcoll_call *call, char *buf, size_t buflen, size_t *used) {
+  const struct tcoll_algorithm *cand[TCOLL_ADAPT_CANDIDATES];
+  double predicted[TCOLL_ADAPT_CANDIDATES];
+  const int num = (int)tcoll__closest_candidates(c, call, SPAN, cand, predicted, TCOLL_ADAPT_CANDIDATES);
+  if (num < 2) return false;
+  size_t u = *used;
+  u = tcoll__append(buf, buflen, u, "measured choice (TCOLL_ADAPTIVE): the model's closest candidates");
+  for (int i = 0; i < num; i++) u = tcoll__append(buf, buflen, u, "%s %s", i ? "," : "", cand[i]->name);
+  const tcoll_adapt_state *st = state_of(c, call);
+  const bool measured = st && st->rounds > 0 && st->count == call->count && st->dtype == call->dtype &&
+                        st->op == call->op && st->num == num &&
+                        memcmp(st->cand, cand, sizeof cand[0] * (size_t)num) == 0;
+  if (!measured) {
+    u = tcoll__append(buf, buflen, u, " are timed on the first calls; the fastest is kept\n");
+    *used = u;
+    return false;
+  }
+  u = tcoll__append(buf, buflen, u, "; last of %u sampling rounds (slowest rank's fastest call):", st->rounds);
+  for (int i = 0; i < num; i++)
+    u = tcoll__append(buf, buflen, u, "%s %s %.3f us", i ? "," : "", cand[i]->name, st->measured[i] * 1e6);
+  u = tcoll__append(buf, buflen, u, "\nchoice: %s (measured: fastest of the model's closest candidates)\n",
+                    st->cand[st->winner]->name);
+  *used = u;
+  return true;
+}
+
+void tcoll__adapt_free(tcoll_comm *c) {
+  for (int k = 0; k < TCOLL_NUM_COLLS; k++) {
+    free(c->adapt[k]);
+    c->adapt[k] = NULL;
+  }
+}

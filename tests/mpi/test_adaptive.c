@@ -1,0 +1,143 @@
+/*
+ * The measured choice (TCOLL_ADAPTIVE, src/adapt.c), under mpirun, with the
+ * test library's slow_for_tests allreduce: a ring after a 2 ms sleep that
+ * the cost model prices at a quarter of the ring, so the model picks it
+ * (TCOLL_TEST_SLOW_ALGORITHM=1 makes it usable; main sets it).
+ *  - adaptive on: within the first rounds the calls stop running it; every
+ *    call's result is right and every rank ran the same algorithm;
+ *    tcoll_explain names the measured choice and the sampled times;
+ *  - below TCOLL_ADAPTIVE_MIN_BYTES, with TCOLL_ADAPTIVE=0, and with a
+ *    forced algorithm, the model's (or the forced) pick runs every time;
+ *  - a bad TCOLL_ADAPTIVE or TCOLL_ADAPTIVE_MIN_BYTES fails the create,
+ *    naming the variable.
+ */
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_mpi.h"
+#include "tcoll.h"
+
+static int P, R;
+
+/* 64 KiB of int32: exact sums, independent of the algorithm's order. */
+enum { COUNT = 16384 };
+
+/* Runs `calls` allreduces of `count` ints, checking every result on every
+ * rank and that all ranks ran the same algorithm; returns how many calls
+ * ran `name`. */
+static int run_calls(tcoll_comm *c, int calls, size_t count, const char *name) {
+  int32_t *in = malloc(count * sizeof *in), *out = malloc(count * sizeof *out);
+  ck_assert_ptr_nonnull(in);
+  ck_assert_ptr_nonnull(out);
+  int ran_name = 0;
+  for (int k = 0; k < calls; k++) {
+    for (size_t i = 0; i < count; i++) in[i] = (int32_t)((size_t)R * 1000 + i % 977 + (size_t)k);
+    memset(out, 0x5a, count * sizeof *out);
+    ck_assert_int_eq(tcoll_allreduce(c, in, out, count, TCOLL_INT32, TCOLL_SUM), TCOLL_OK);
+    long wrong = 0;
+    for (size_t i = 0; i < count; i++) {
+      /* sum over ranks r of r*1000 + i%977 + k */
+      const int64_t want = (int64_t)1000 * P * (P - 1) / 2 + (int64_t)P * (int64_t)(i % 977 + (size_t)k);
+      if (out[i] != (int32_t)want) wrong++;
+    }
+    ck_assert_msg(wrong == 0, "call %d: %ld wrong elements on rank %d", k, wrong, R);
+    const char *ran = tcoll_last_algorithm(c, TCOLL_ALLREDUCE);
+    ck_assert_ptr_nonnull(ran);
+    /* every rank ran the same: compare a hash of the name */
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = ran; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    uint64_t lo = h, hi = h;
+    MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+    ck_assert_msg(lo == hi, "call %d: ranks ran different algorithms (rank %d: %s)", k, R, ran);
+    if (strcmp(ran, name) == 0) ran_name++;
+  }
+  free(in);
+  free(out);
+  return ran_name;
+}
+
+static tcoll_comm *create(void) {
+  tcoll_comm *c = NULL;
+  ck_assert_msg(tcoll_comm_create(MPI_COMM_WORLD, &c) == TCOLL_OK, "%s", tcoll_last_error());
+  return c;
+}
+
+START_TEST(test_measured_choice_replaces_slow_pick) {
+  tcoll_comm *c = create();
+  char text[4096];
+  ck_assert_int_eq(tcoll_explain(c, TCOLL_ALLREDUCE, COUNT, TCOLL_INT32, TCOLL_SUM, text, sizeof text), TCOLL_OK);
+  ck_assert_msg(strstr(text, "choice: slow_for_tests (cost model"), "before any call:\n%s", text);
+  ck_assert_msg(strstr(text, "are timed on the first calls"), "%s", text);
+  /* two rounds (the first only warms up) of at most 4 candidates x 4 calls:
+   * slow_for_tests runs 8 of the first 32 calls, then not again until the
+   * next round, 128 calls later */
+  const int slow_early = run_calls(c, 32, COUNT, "slow_for_tests");
+  ck_assert_int_eq(slow_early, 8);
+  const int slow_later = run_calls(c, 100, COUNT, "slow_for_tests");
+  ck_assert_int_eq(slow_later, 0);
+  ck_assert_str_ne(tcoll_last_algorithm(c, TCOLL_ALLREDUCE), "slow_for_tests");
+  ck_assert_int_eq(tcoll_explain(c, TCOLL_ALLREDUCE, COUNT, TCOLL_INT32, TCOLL_SUM, text, sizeof text), TCOLL_OK);
+  ck_assert_msg(strstr(text, "(measured: fastest of the model's closest candidates)"), "%s", text);
+  ck_assert_msg(strstr(text, "slow_for_tests 2"), "the sleep (>= 2000 us) is in the sampled times:\n%s", text);
+  ck_assert_msg(!strstr(text, "choice: slow_for_tests"), "%s", text);
+  tcoll_comm_destroy(c);
+}
+END_TEST
+
+START_TEST(test_model_pick_where_not_adaptive) {
+  tcoll_comm *c = create();
+  /* below TCOLL_ADAPTIVE_MIN_BYTES (16 KiB by default): 4 KiB */
+  ck_assert_int_eq(run_calls(c, 20, 1024, "slow_for_tests"), 20);
+  /* forced: never second-guessed */
+  ck_assert_int_eq(tcoll_comm_set_algorithm(c, TCOLL_ALLREDUCE, "ring"), TCOLL_OK);
+  ck_assert_int_eq(run_calls(c, 40, COUNT, "ring"), 40);
+  tcoll_comm_destroy(c);
+  /* TCOLL_ADAPTIVE=0: the model's pick every time */
+  setenv("TCOLL_ADAPTIVE", "0", 1);
+  c = create();
+  unsetenv("TCOLL_ADAPTIVE");
+  ck_assert_int_eq(run_calls(c, 20, COUNT, "slow_for_tests"), 20);
+  tcoll_comm_destroy(c);
+  /* a lower threshold makes 4 KiB adaptive */
+  setenv("TCOLL_ADAPTIVE_MIN_BYTES", "4K", 1);
+  c = create();
+  unsetenv("TCOLL_ADAPTIVE_MIN_BYTES");
+  run_calls(c, 32, 1024, "slow_for_tests");
+  ck_assert_int_eq(run_calls(c, 40, 1024, "slow_for_tests"), 0);
+  tcoll_comm_destroy(c);
+}
+END_TEST
+
+START_TEST(test_bad_environment) {
+  tcoll_comm *c = NULL;
+  setenv("TCOLL_ADAPTIVE", "yes", 1);
+  EXPECT_ERROR(tcoll_comm_create(MPI_COMM_WORLD, &c), TCOLL_ERR_INVALID_ARG, "TCOLL_ADAPTIVE=\"yes\"");
+  ck_assert_ptr_null(c);
+  unsetenv("TCOLL_ADAPTIVE");
+  setenv("TCOLL_ADAPTIVE_MIN_BYTES", "lots", 1);
+  EXPECT_ERROR(tcoll_comm_create(MPI_COMM_WORLD, &c), TCOLL_ERR_INVALID_ARG, "TCOLL_ADAPTIVE_MIN_BYTES");
+  ck_assert_ptr_null(c);
+  unsetenv("TCOLL_ADAPTIVE_MIN_BYTES");
+}
+END_TEST
+
+int main(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  MPI_Comm_size(MPI_COMM_WORLD, &P);
+  MPI_Comm_rank(MPI_COMM_WORLD, &R);
+  setenv("TCOLL_TEST_SLOW_ALGORITHM", "1", 1);
+  Suite *s = suite_create("adaptive");
+  TCase *tc = tcase_create("measured choice");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test_measured_choice_replaces_slow_pick);
+  tcase_add_test(tc, test_model_pick_where_not_adaptive);
+  tcase_add_test(tc, test_bad_environment);
+  suite_add_tcase(s, tc);
+  const int status = check_mpi_run(s);
+  MPI_Finalize();
+  return status;
+}
