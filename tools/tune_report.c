@@ -247,7 +247,7 @@ static void figure(FILE *f, char *svg, const char *what) {
 bool tune_check_ok(const tune_run *r, const tune_coll_result *cr, const tune_check *ck) {
   if (!ck->done) return false;
   if (ck->fastest >= 0 && strcmp(ck->auto_alg, cr->names[ck->fastest]) == 0) return true;
-  return ck->auto_med <= ck->fastest_med * (1 + r->validation_tolerance);
+  return ck->paired_ratio <= 1 + r->validation_tolerance;
 }
 
 static int validation_counts(const tune_run *r, int *checked, int *within) {
@@ -452,7 +452,7 @@ static void validation_table(out *o, const tune_run *r, const tune_coll_result *
   /* "that algorithm forced" separates the two ways auto can lose: a wrong
    * choice (forced, it is slow too) or overhead of choosing (it is not) */
   static const char *const heads[] = {"size", "automatic (file loaded)", "auto us", "that algorithm forced us",
-                                      "fastest forced", "fastest us", "auto / fastest", "verdict"};
+                                      "fastest forced", "fastest us", "auto / fastest, per round", "verdict"};
   table_start(o, 8, heads);
   for (size_t i = 0; i < cr->nchecks; i++) {
     const tune_check *ck = &cr->checks[i];
@@ -463,7 +463,7 @@ static void validation_table(out *o, const tune_run *r, const tune_coll_result *
       table_row(o, 8, cells, NULL);
       continue;
     }
-    const double q = ck->auto_med / ck->fastest_med;
+    const double q = ck->paired_ratio;
     snprintf(ratio, sizeof ratio, "%.3f", q);
     const int ok = tune_check_ok(r, cr, ck), same = ck->fastest >= 0 && !strcmp(ck->auto_alg, cr->names[ck->fastest]);
     if (ck->auto_forced_med > 0) fmt_us(ck->auto_forced_med, af, sizeof af);

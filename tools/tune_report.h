@@ -34,6 +34,8 @@ typedef struct {
 
 /* One validation size: the automatic choice with the new file against the
  * fastest forced algorithm, timed interleaved. */
+#define TUNE_MAX_ROUNDS 1000 /* --rounds */
+
 typedef struct {
   double bytes, call_bytes;
   bool done;
@@ -42,6 +44,7 @@ typedef struct {
   double auto_forced_med; /* the algorithm auto ran, forced (0: not measured) */
   int fastest; /* algorithm index */
   double fastest_med;
+  double paired_ratio; /* median over rounds of auto / fastest in the same round */
 } tune_check;
 
 typedef struct {
