@@ -201,7 +201,7 @@ bool tcoll__adapt_explain(const tcoll_comm *c, const tcoll_call *call, char *buf
     *used = u;
     return false;
   }
-  u = tcoll__append(buf, buflen, u, "; last of %u sampling rounds (slowest rank's fastest call):", st->rounds);
+  u = tcoll__append(buf, buflen, u, "; last of %u sampling rounds (slowest rank's median call):", st->rounds);
   for (int i = 0; i < num; i++)
     u = tcoll__append(buf, buflen, u, "%s %s %.3f us", i ? "," : "", cand[i]->name, st->measured[i] * 1e6);
   u = tcoll__append(buf, buflen, u, "\nchoice: %s (measured: fastest of the model's closest candidates)\n",
