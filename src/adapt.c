@@ -47,7 +47,9 @@
  * of a loop of its own calls, and it took up to 2x the steady time at
  * 256 KiB here); the median of the other three is its time, robust to one
  * preemption on this shared machine. */
-#define BLOCK 4 /* samples[] holds BLOCK - 1 */
+#define BLOCK 4
+_Static_assert(sizeof(((tcoll_adapt_state *)0)->samples[0]) == (BLOCK - 1) * sizeof(double),
+               "a state holds the timed calls of one block (median3)");
 /* Runs of the winner between rounds, in calls. A round of 4 candidates
  * costs 16 calls, at most 12 of them slower than the winner: 1/9 of a first
  * run of 128, falling towards 1/256 as the winner holds. The very first
