@@ -81,44 +81,52 @@ static size_t hier_chunk_bytes(const tcoll_comm *c) {
  * m of them per node sharing its link: modelled seconds, and whether the
  * ring is the cheaper schedule (what run() then uses: both sides of every
  * exchange decide from the same numbers). */
-static double inter_cost(const tcoll_comm *c, const tcoll_call *call, double slice_bytes, bool *ring) {
+static double inter_cost_parts(const tcoll_comm *c, const tcoll_call *call, double slice_bytes, bool *ring,
+                               double *latency) {
   const int nodes = c->num_nodes, m = c->min_local_size > 0 ? c->min_local_size : 1;
   const tcoll_link_model *l = &c->model.level[TCOLL_LEVEL_NETWORK];
-  const double nn = nodes, ns = slice_bytes, beta = m * l->beta;
-  const double t_ring =
-      2 * (nn - 1) * l->alpha + 2 * (nn - 1) / nn * ns * beta + tcoll__cost_reduce(c, call, (nn - 1) / nn * ns);
+  const double nn = nodes, ns = slice_bytes, beta = m * l->beta, alpha = l->alpha + tcoll__crowd_seconds(c);
+  const double ring_latency = 2 * (nn - 1) * alpha;
+  const double t_ring = ring_latency + 2 * (nn - 1) / nn * ns * beta + tcoll__cost_reduce(c, call, (nn - 1) / nn * ns);
   const int p2 = tcoll__pow2_floor(nodes);
   double rounds = 0;
   for (int q = 1; q < p2; q *= 2) rounds++;
-  double t_doubling = rounds * (l->alpha + ns * beta) + tcoll__cost_reduce(c, call, rounds * ns);
-  if (p2 != nodes) t_doubling += 2 * (l->alpha + ns * beta) + tcoll__cost_reduce(c, call, ns);
-  *ring = t_ring < t_doubling;
-  return *ring ? t_ring : t_doubling;
+  double doubling_latency = rounds * alpha;
+  double t_doubling = rounds * (alpha + ns * beta) + tcoll__cost_reduce(c, call, rounds * ns);
+  if (p2 != nodes) {
+    doubling_latency += 2 * alpha;
+    t_doubling += 2 * (alpha + ns * beta) + tcoll__cost_reduce(c, call, ns);
+  }
+  if (*ring || t_ring < t_doubling) { /* *ring true on entry: the ring's price whatever the cheaper */
+    *ring = true;
+    *latency = ring_latency;
+    return t_ring;
+  }
+  *latency = doubling_latency;
+  return t_doubling;
 }
 
-/* One node-wide wait of the shared-memory phases. TCOLL_SHM_WAIT_SECONDS
- * holds with a core per rank. With more ranks than CPUs on the machine
- * (c->ranks_per_cpu > 1, emulated hosts sharing it) the rank waited for has
- * often not run yet: HIER_CROWDED_WAIT_SECONDS more per rank per CPU beyond
- * one. Measured at 1 Gbit/s (docs/h9-results.md): from 8 B to 4 KiB,
- * hierarchical (3 waits) took 140-240 us longer than recursive_doubling at
- * 4 x 2 (4 ranks per CPU) and was slower than binomial_tree and
- * recursive_doubling at 2 x 2 too, which the 0.1 us waits did not predict;
- * 10 us per wait and unit of crowding puts its crossover with them between
- * 4 and 32 KiB as measured, and leaves the large sizes, where the waits
- * overlap the link, to it. */
-#define HIER_CROWDED_WAIT_SECONDS 10e-6
-static double wait_seconds(const tcoll_comm *c) {
-  return TCOLL_SHM_WAIT_SECONDS + (c->ranks_per_cpu > 1 ? (c->ranks_per_cpu - 1) * HIER_CROWDED_WAIT_SECONDS : 0);
+static double inter_cost(const tcoll_comm *c, const tcoll_call *call, double slice_bytes, bool *ring) {
+  double latency;
+  *ring = false;
+  return inter_cost_parts(c, call, slice_bytes, ring, &latency);
 }
+
+/* One node-wide wait of the shared-memory phases: TCOLL_SHM_WAIT_SECONDS
+ * holds with a core per rank; on a crowded machine the rank waited for has
+ * often not run yet (tcoll__crowd_seconds, patterns.h). */
+static double wait_seconds(const tcoll_comm *c) { return TCOLL_SHM_WAIT_SECONDS + tcoll__crowd_seconds(c); }
 
 /* Across nodes (run(): pipelined below), g chunks of n_c = n / g bytes of
  * at most hier_chunk_bytes: the first chunk's shared-memory phases and
- * exchange in sequence, then each further chunk costs the longer of the two,
- * which overlap:
- *   shm   = tcoll__cost_shm_sliced of one chunk with 3 waits of wait_seconds
- *   inter = inter_cost of a slice n_c / m (the ring when g > 1: run() uses it)
- *   cost  = shm + inter + (g - 1) max(shm, inter) */
+ * exchange in sequence; past it, the phases of the chunks overlap, and so
+ * do the latencies of the two rings in flight, so each further chunk costs
+ * the longest of
+ *   shm:      tcoll__cost_shm_sliced of one chunk, 3 waits of wait_seconds
+ *   the link: the exchange's bytes and reduction (inter minus its α terms)
+ *   latency:  half the exchange's α terms (two rings in flight)
+ * where the exchange is inter_cost of a slice n_c / m (the ring when g > 1:
+ * run() uses it). */
 static double hier_cost(const tcoll_comm *c, const tcoll_call *call) {
   if (c->num_nodes <= 1) return tcoll__cost_shm_sliced(c, call, c->size, c->size);
   const int m = c->min_local_size > 0 ? c->min_local_size : 1;
@@ -130,15 +138,10 @@ static double hier_cost(const tcoll_comm *c, const tcoll_call *call) {
   one.count = one.bytes / (call->elem_size ? call->elem_size : 1);
   const double shm = tcoll__cost_shm_sliced(c, &one, c->max_local_size, m) +
                      3 * (wait_seconds(c) - TCOLL_SHM_WAIT_SECONDS);
-  bool ring;
-  double inter = inter_cost(c, call, (double)one.bytes / m, &ring);
-  if (chunks > 1 && !ring) { /* the ring's price: recompute with it forced */
-    const tcoll_link_model *l = &c->model.level[TCOLL_LEVEL_NETWORK];
-    const double nn = c->num_nodes, ns = (double)one.bytes / m;
-    inter = 2 * (nn - 1) * l->alpha + 2 * (nn - 1) / nn * ns * m * l->beta +
-            tcoll__cost_reduce(c, call, (nn - 1) / nn * ns);
-  }
-  return shm + inter + (chunks - 1) * fmax(shm, inter);
+  bool ring = chunks > 1;
+  double latency;
+  const double inter = inter_cost_parts(c, call, (double)one.bytes / m, &ring, &latency);
+  return shm + inter + (chunks - 1) * fmax(shm, fmax(inter - latency, latency / 2));
 }
 
 /* ---- across nodes: the chunks' inter-node rings overlap the node's copies ----

@@ -215,6 +215,22 @@ tcoll_status tcoll__binomial_gather(tcoll_comm *c, const tcoll_call *call, const
 
 /* ---- cost helpers (pattern_cost.c) ---- */
 
+/* A dependent handshake on a crowded machine (c->ranks_per_cpu > 1: more
+ * ranks than CPUs, e.g. emulated hosts sharing one machine) often waits
+ * for the partner to be scheduled: tcoll__crowd_seconds = (ranks_per_cpu -
+ * 1) x TCOLL_CROWD_SECONDS, added to the α of every network message and
+ * to each of the hierarchical allreduce's node-wide waits. Measured across
+ * emulated hosts at 1 Gbit/s (docs/h9-results.md): 2 ranks per host on 2
+ * CPUs, the schedules with more dependent steps lost more than the
+ * built-in α (7 us, an idle machine) predicts: at 4 x 2, hierarchical's 3
+ * waits cost 140-240 us over recursive_doubling from 8 B to 4 KiB, and the
+ * ring's 14 steps ran at 55-73% of the link bound where hierarchical ran
+ * at 90-93%. 10 us per step and unit of crowding orders both as measured.
+ * Only the network level: nothing was measured inside a node, and a
+ * fitted α (tuning file) already holds what crowding its machine had. */
+#define TCOLL_CROWD_SECONDS 10e-6
+double tcoll__crowd_seconds(const tcoll_comm *c);
+
 /* The farthest link level the communicator spans. */
 const tcoll_link_model *tcoll__link(const tcoll_comm *c);
 /* Seconds for `messages` messages carrying `bytes` in total at the farthest
