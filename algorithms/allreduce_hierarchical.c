@@ -385,7 +385,7 @@ static tcoll_status pipelined(tcoll_comm *c, tcoll_shm *s, const tcoll_call *cal
 static tcoll_status hier_run(tcoll_comm *c, const tcoll_call *call) {
   if (tcoll__alone(c, call)) return TCOLL_OK;
   tcoll_shm *s = segment(c);
-  if (c->num_nodes <= 1) return tcoll__shm_sliced_allreduce(c, s, call, c->size, NULL, NULL);
+  if (c->num_nodes <= 1) return tcoll__shm_sliced_allreduce(s, call, c->size);
   return pipelined(c, s, call);
 }
 

@@ -1,15 +1,16 @@
 /*
  * The data path through a shared segment (src/shm.h), shared by the shm
- * allreduce (one node, every rank a slice) and the hierarchical one (a
- * node's segment, min-local-size slices, an inter-node hook per slice).
+ * allreduce and the hierarchical one on a single node (every rank a
+ * slice). Across nodes the hierarchical allreduce runs its own pipelined
+ * schedule on the same primitives (allreduce_hierarchical.c).
  *
  * One chunk, three phases separated by "every rank got here" waits on the
  * segment's monotonic counters:
  *
  *   1 copy in:  each rank copies chunk c of its input into its slot c % 2
  *   2 reduce:   rank i < slices reduces slice i of the chunk over all slots,
- *               in rank order, into its recvbuf; runs the hook on it; and
- *               writes it back into its own slot
+ *               in rank order, into its recvbuf, and writes it back
+ *               into its own slot
  *   3 copy out: each rank copies every other slice from its owner's slot
  *
  * Two slots per rank let a fast rank copy in chunk c+1 while others still
@@ -60,19 +61,16 @@ void tcoll__shm_reduce_slots(const tcoll_shm *s, const tcoll_call *call, uint64_
 }
 
 /* One chunk of `n` elements starting at element `offset` of the vector. */
-static tcoll_status sliced_chunk(tcoll_comm *c, tcoll_shm *s, const tcoll_call *call, int slices, size_t offset,
-                                 size_t n, tcoll_shm_slice_hook hook, void *arg) {
+static void sliced_chunk(tcoll_shm *s, const tcoll_call *call, int slices, size_t offset, size_t n) {
   const size_t es = call->elem_size;
   const int me = s->rank;
   const uint64_t chunk = s->next_chunk++;
   unsigned char *out = (unsigned char *)call->recvbuf + offset * es;
-  tcoll_status status = TCOLL_OK;
   tcoll__shm_copy_in(s, chunk, (const unsigned char *)call->sendbuf + offset * es, n * es);
   if (me < slices) {
     const size_t mine = tcoll__block_offset(n, slices, me), mine_n = tcoll__block_count(n, slices, me);
     if (mine_n > 0) {
       tcoll__shm_reduce_slots(s, call, chunk, mine, mine_n, out + mine * es);
-      if (hook) status = hook(c, call, out + mine * es, mine_n, arg);
       memcpy(tcoll__shm_slot(s, me, chunk) + mine * es, out + mine * es, mine_n * es);
     }
   }
@@ -84,19 +82,11 @@ static tcoll_status sliced_chunk(tcoll_comm *c, tcoll_shm *s, const tcoll_call *
     memcpy(out + first * es, tcoll__shm_slot(s, q, chunk) + first * es, tcoll__block_count(n, slices, q) * es);
   }
   tcoll__shm_signal(s, TCOLL_SHM_CONSUMED, chunk + 1);
-  return status;
 }
 
-tcoll_status tcoll__shm_sliced_allreduce(tcoll_comm *c, tcoll_shm *s, const tcoll_call *call, int slices,
-                                         tcoll_shm_slice_hook hook, void *arg) {
+tcoll_status tcoll__shm_sliced_allreduce(tcoll_shm *s, const tcoll_call *call, int slices) {
   const size_t chunk_elems = s->chunk_bytes / call->elem_size;
-  tcoll_status status = TCOLL_OK;
-  for (size_t offset = 0; offset < call->count; offset += chunk_elems) {
-    const size_t n = call->count - offset < chunk_elems ? call->count - offset : chunk_elems;
-    /* after a failed hook the others are still in this schedule: keep the
-     * local phases going, without further inter-node traffic */
-    tcoll_status st = sliced_chunk(c, s, call, slices, offset, n, status == TCOLL_OK ? hook : NULL, arg);
-    if (status == TCOLL_OK) status = st;
-  }
-  return status;
+  for (size_t offset = 0; offset < call->count; offset += chunk_elems)
+    sliced_chunk(s, call, slices, offset, call->count - offset < chunk_elems ? call->count - offset : chunk_elems);
+  return TCOLL_OK;
 }

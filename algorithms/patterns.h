@@ -158,20 +158,12 @@ tcoll_status tcoll__group_doubling_allreduce(tcoll_comm *c, const tcoll_group *g
  * at once (at most the segment's chunk_bytes); a slice is the part of a
  * chunk one rank reduces (block i of the chunk split into `slices`). */
 
-/* Per reduced slice: called by the rank that reduced it, on its result in
- * recvbuf (`n` elements at `slice`), before the other ranks copy it out.
- * The hierarchical allreduce combines it there with the other nodes. */
-typedef tcoll_status (*tcoll_shm_slice_hook)(tcoll_comm *c, const tcoll_call *call, void *slice,
-                                             size_t n, void *arg);
-
 struct tcoll_shm;
 /* Allreduce of the call over the segment's ranks, chunk by chunk: copy in,
  * segment rank i < slices reduces slice i over every slot in segment-rank
- * order (and runs hook on it), then everyone copies every slice out. Ranks
- * >= slices only copy in and out. Returns the first hook failure; the
- * schedule still runs to its end so that no local rank is left waiting. */
-tcoll_status tcoll__shm_sliced_allreduce(tcoll_comm *c, struct tcoll_shm *s, const tcoll_call *call,
-                                         int slices, tcoll_shm_slice_hook hook, void *arg);
+ * order, then everyone copies every slice out. Ranks >= slices only copy in
+ * and out. */
+tcoll_status tcoll__shm_sliced_allreduce(struct tcoll_shm *s, const tcoll_call *call, int slices);
 /* Copies this rank's bytes into its slot of `chunk`, once the slot is free
  * everywhere, and waits until every rank's part is there. */
 void tcoll__shm_copy_in(struct tcoll_shm *s, uint64_t chunk, const void *src, size_t bytes);
@@ -186,7 +178,7 @@ void tcoll__shm_reduce_slots(const struct tcoll_shm *s, const tcoll_call *call, 
  * classes' conversions (γ above float's), 0 otherwise. */
 double tcoll__shm_conversion_seconds_per_byte(const tcoll_comm *c, const tcoll_call *call);
 /* Modelled seconds of tcoll__shm_sliced_allreduce over `ranks` ranks and
- * `slices` slices, hooks excluded. */
+ * `slices` slices. */
 double tcoll__cost_shm_sliced(const tcoll_comm *c, const tcoll_call *call, int ranks, int slices);
 
 /* ---- pattern_tree.c: binomial trees rooted anywhere ---- */
