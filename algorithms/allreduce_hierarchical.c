@@ -364,6 +364,9 @@ static tcoll_status pipelined(tcoll_comm *c, tcoll_shm *s, const tcoll_call *cal
     }
     tcoll__shm_signal(s, TCOLL_SHM_REDUCED, chunk + 1);
     tcoll__shm_wait_all(s, TCOLL_SHM_REDUCED, chunk + 1);
+    /* every rank finished chunk-1 before it published chunk: the next
+     * call's first refill then needs no look at the counters */
+    tcoll__shm_note_consumed(s, chunk);
     for (int q = 0; q < m; q++) {
       if (q == me) continue;
       const size_t at = off + tcoll__block_offset(n, m, q);

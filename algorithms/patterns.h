@@ -215,12 +215,16 @@ tcoll_status tcoll__binomial_gather(tcoll_comm *c, const tcoll_call *call, const
  * emulated hosts at 1 Gbit/s (docs/h9-results.md): 2 ranks per host on 2
  * CPUs, the schedules with more dependent steps lost more than the
  * built-in α (7 us, an idle machine) predicts: at 4 x 2, hierarchical's 3
- * waits cost 140-240 us over recursive_doubling from 8 B to 4 KiB, and the
- * ring's 14 steps ran at 55-73% of the link bound where hierarchical ran
- * at 90-93%. 10 us per step and unit of crowding orders both as measured.
+ * waits cost 90-200 us over recursive_doubling from 8 B to 4 KiB but it
+ * was 1.7x faster at 32 KiB, and the ring's 14 steps ran at 55-73% of the
+ * link bound where hierarchical ran at 90-96%. 5 us per step and unit of
+ * crowding puts the model's crossover from recursive_doubling to
+ * hierarchical between 16 and 32 KiB at 4 x 2 and at 32 KiB at 2 x 2, as
+ * measured, and keeps the ring behind hierarchical (10 us put it at 64 KiB
+ * at 4 x 2, where recursive_doubling was measured 1.7x slower).
  * Only the network level: nothing was measured inside a node, and a
  * fitted α (tuning file) already holds what crowding its machine had. */
-#define TCOLL_CROWD_SECONDS 10e-6
+#define TCOLL_CROWD_SECONDS 5e-6
 double tcoll__crowd_seconds(const tcoll_comm *c);
 
 /* The farthest link level the communicator spans. */

@@ -370,8 +370,8 @@ END_TEST
 /* Across emulated hosts with 1 Gbit/s links, 2 ranks per host on this
  * 2-core machine (docs/h9-results.md, no tuning file): from 8 B to 4 KiB
  * recursive_doubling or binomial_tree were the fastest tcoll algorithms
- * (hierarchical 1.4-1.7x slower at 4 x 2), from 256 KiB to 16 MiB the
- * pipelined hierarchical (90-96% of the link bound, ring 55-73%). The
+ * (hierarchical 1.2-1.8x slower at 4 x 2), from 256 KiB to 16 MiB the
+ * pipelined hierarchical (up to 96% of the link bound, ring 51-64%). The
  * built-in model with the machine's crowding (ranks_per_cpu: 4 ranks on 2
  * CPUs at 2 x 2, 8 at 4 x 2) must choose so; without crowding (a real
  * cluster, a core per rank) hierarchical keeps the large sizes too. */
@@ -410,7 +410,8 @@ START_TEST(test_cross_node_selection) {
       if (call.bytes <= 4096)
         ck_assert_msg(!strcmp(a->name, "recursive_doubling") || !strcmp(a->name, "binomial_tree"),
                       "%d x 2, %zu B: chose %s", shapes[s].nodes, call.bytes, a->name);
-      if (call.bytes >= (256u << 10))
+      /* 4 x 2, 32 KiB: recursive_doubling took 1.7x hierarchical's time */
+      if (call.bytes >= (256u << 10) || (shapes[s].nodes == 4 && call.bytes == (32u << 10)))
         ck_assert_msg(!strcmp(a->name, "hierarchical"), "%d x 2, %zu B: chose %s", shapes[s].nodes, call.bytes,
                       a->name);
     }
