@@ -64,12 +64,14 @@ static bool hier_check(const tcoll_comm *c, const tcoll_call *call, char *why, s
 }
 
 /* The pipeline's chunk: m slices of N ring blocks of HIER_BLOCK_BYTES, at
- * most the segment's slot. Measured at 1 Gbit/s (docs/h9-results.md), the
- * chunk that gave 32 KiB ring messages was the best: 128 KiB chunks at
- * 2 x 2 ran at 94-96% of the link bound from 1 MiB, 512 KiB (64 KiB
- * messages, just past Open MPI TCP's 64 KiB eager limit: a rendezvous
- * round trip per message) at 62-79%; at 4 x 2 256 KiB chunks reached 90-93%,
- * 512 KiB 38-46% and 128 KiB (16 KiB messages) 68-80%. The same on every
+ * most the segment's slot. Measured at 1 Gbit/s with this pipeline and
+ * TCOLL_SHM_CHUNK_BYTES as the chunk (docs/h9-results.md), hierarchical's
+ * share of the link bound from 1 MiB to 16 MiB by ring message size:
+ *   2 x 2: 16 KiB 94-95%, 32 KiB 94-96%, 64 KiB 50-61%, 128 KiB 62-79%
+ *   4 x 2: 16 KiB 69-80%, 24 KiB 90-91%, 32 KiB 90-93% (one 55% outlier
+ *          at 16 MiB, 93% when repeated), 64 KiB 37-46%
+ * 64 KiB messages pass Open MPI TCP's 64 KiB eager limit (which counts its
+ * header): each then waits a rendezvous round trip. The same on every
  * rank (m, N and the slot size are). */
 #define HIER_BLOCK_BYTES (32 * 1024)
 static size_t hier_chunk_bytes(const tcoll_comm *c) {
