@@ -58,7 +58,8 @@ void tcoll__log(tcoll_log_level level, const char *file, int line, const char *f
     "largest single message of the segmented algorithms (ring); smaller pipelines finer")   \
   X(TCOLL_SHM_CHUNK_BYTES, "524288",                                                       \
     "chunk of the shared-memory algorithms: each rank keeps two in its segment (512 KiB "  \
-    "measured best here against 256 KiB-4 MiB at 2 and 8 MiB; docs/benchmarks.md)")        \
+    "measured best here against 256 KiB-4 MiB at 2 and 8 MiB; docs/benchmarks.md); "      \
+    "hierarchical across N nodes of m slices pipelines at most m*N*32 KiB of it")           \
   X(TCOLL_SCRATCH_KEEP_BYTES, "16777216",                                                   \
     "scratch memory a communicator keeps between calls; larger needs are freed after use")   \
   X(TCOLL_TUNING_FILE, "",                                                                  \
