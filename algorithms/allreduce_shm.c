@@ -89,7 +89,7 @@ static tcoll_status shm_run(tcoll_comm *c, const tcoll_call *call) {
     run_lines(s, call);
     return TCOLL_OK;
   }
-  return tcoll__shm_sliced_allreduce(c, s, call, c->size, NULL, NULL);
+  return tcoll__shm_sliced_allreduce(s, call, c->size);
 }
 
 const tcoll_algorithm tcoll__allreduce_shm = {

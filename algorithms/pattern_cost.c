@@ -11,9 +11,18 @@
 
 const tcoll_link_model *tcoll__link(const tcoll_comm *c) { return &c->model.level[tcoll__span_level(c)]; }
 
+double tcoll__crowd_seconds(const tcoll_comm *c) {
+  return c->ranks_per_cpu > 1 ? (c->ranks_per_cpu - 1) * TCOLL_CROWD_SECONDS : 0;
+}
+
+/* α of a message at `level`: across the network plus the crowding term. */
+static double alpha_at(const tcoll_comm *c, tcoll_level level) {
+  return c->model.level[level].alpha + (level == TCOLL_LEVEL_NETWORK ? tcoll__crowd_seconds(c) : 0);
+}
+
 double tcoll__cost_messages(const tcoll_comm *c, double messages, double bytes) {
-  const tcoll_link_model *l = tcoll__link(c);
-  return messages * l->alpha + bytes * l->beta;
+  const tcoll_level level = tcoll__span_level(c);
+  return messages * alpha_at(c, level) + bytes * c->model.level[level].beta;
 }
 
 /* A step at `level`: the network's β is shared by the node's senders. */
@@ -21,7 +30,7 @@ static double step_cost(const tcoll_comm *c, tcoll_level level, int distance, bo
                         double bytes) {
   const tcoll_link_model *l = &c->model.level[level];
   const double sharers = level == TCOLL_LEVEL_NETWORK ? tcoll__network_sharers(c, distance, xor_pairs) : 1;
-  return messages * l->alpha + bytes * sharers * l->beta;
+  return messages * alpha_at(c, level) + bytes * sharers * l->beta;
 }
 
 double tcoll__cost_at(const tcoll_comm *c, int distance, double messages, double bytes) {

@@ -1,7 +1,8 @@
 /*
  * The data path through a shared segment (src/shm.h), shared by the shm
- * allreduce (one node, every rank a slice) and the hierarchical one (a
- * node's segment, min-local-size slices, an inter-node hook per slice).
+ * allreduce and the hierarchical one on a single node (every rank a
+ * slice). Across nodes the hierarchical allreduce runs its own pipelined
+ * schedule on the same primitives (allreduce_hierarchical.c).
  *
  * One chunk, three phases separated by "every rank got here" waits on the
  * segment's monotonic counters:
@@ -10,8 +11,7 @@
  *               all but its own slice
  *   2 reduce:   rank i < slices reduces slice i of the chunk over the other
  *               ranks' slots and its own input, in rank order, into its
- *               recvbuf; runs the hook on it; and writes it into its own
- *               slot
+ *               recvbuf, and writes it into its own slot
  *   3 copy out: each rank copies every other slice from its owner's slot
  *
  * Two slots per rank let a fast rank copy in chunk c+1 while others still
@@ -98,8 +98,7 @@ static void reduce_own_slice(const tcoll_shm *s, const tcoll_call *call, uint64_
  * slice owner leaves its own slice out of its slot at copy-in (nobody else
  * reads it there) and reduces it from its input directly: per rank 4n bytes
  * of traffic at 2 ranks instead of 5n. */
-static tcoll_status sliced_chunk(tcoll_comm *c, tcoll_shm *s, const tcoll_call *call, int slices, size_t offset,
-                                 size_t n, tcoll_shm_slice_hook hook, void *arg) {
+static void sliced_chunk(tcoll_shm *s, const tcoll_call *call, int slices, size_t offset, size_t n) {
   const size_t es = call->elem_size;
   const int me = s->rank;
   const uint64_t chunk = s->next_chunk++;
@@ -108,11 +107,9 @@ static tcoll_status sliced_chunk(tcoll_comm *c, tcoll_shm *s, const tcoll_call *
   const bool owner = me < slices;
   const size_t mine = owner ? tcoll__block_offset(n, slices, me) : 0;
   const size_t mine_n = owner ? tcoll__block_count(n, slices, me) : 0;
-  tcoll_status status = TCOLL_OK;
   tcoll__shm_copy_in(s, chunk, in, n * es, mine * es, mine_n * es);
   if (mine_n > 0) {
     reduce_own_slice(s, call, chunk, mine, mine_n, in + mine * es, out + mine * es);
-    if (hook) status = hook(c, call, out + mine * es, mine_n, arg);
     if (s->size > 1) memcpy(tcoll__shm_slot(s, me, chunk) + mine * es, out + mine * es, mine_n * es);
   }
   tcoll__shm_signal(s, TCOLL_SHM_REDUCED, chunk + 1);
@@ -123,19 +120,11 @@ static tcoll_status sliced_chunk(tcoll_comm *c, tcoll_shm *s, const tcoll_call *
     memcpy(out + first * es, tcoll__shm_slot(s, q, chunk) + first * es, tcoll__block_count(n, slices, q) * es);
   }
   tcoll__shm_signal(s, TCOLL_SHM_CONSUMED, chunk + 1);
-  return status;
 }
 
-tcoll_status tcoll__shm_sliced_allreduce(tcoll_comm *c, tcoll_shm *s, const tcoll_call *call, int slices,
-                                         tcoll_shm_slice_hook hook, void *arg) {
+tcoll_status tcoll__shm_sliced_allreduce(tcoll_shm *s, const tcoll_call *call, int slices) {
   const size_t chunk_elems = s->chunk_bytes / call->elem_size;
-  tcoll_status status = TCOLL_OK;
-  for (size_t offset = 0; offset < call->count; offset += chunk_elems) {
-    const size_t n = call->count - offset < chunk_elems ? call->count - offset : chunk_elems;
-    /* after a failed hook the others are still in this schedule: keep the
-     * local phases going, without further inter-node traffic */
-    tcoll_status st = sliced_chunk(c, s, call, slices, offset, n, status == TCOLL_OK ? hook : NULL, arg);
-    if (status == TCOLL_OK) status = st;
-  }
-  return status;
+  for (size_t offset = 0; offset < call->count; offset += chunk_elems)
+    sliced_chunk(s, call, slices, offset, call->count - offset < chunk_elems ? call->count - offset : chunk_elems);
+  return TCOLL_OK;
 }

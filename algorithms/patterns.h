@@ -158,20 +158,12 @@ tcoll_status tcoll__group_doubling_allreduce(tcoll_comm *c, const tcoll_group *g
  * at once (at most the segment's chunk_bytes); a slice is the part of a
  * chunk one rank reduces (block i of the chunk split into `slices`). */
 
-/* Per reduced slice: called by the rank that reduced it, on its result in
- * recvbuf (`n` elements at `slice`), before the other ranks copy it out.
- * The hierarchical allreduce combines it there with the other nodes. */
-typedef tcoll_status (*tcoll_shm_slice_hook)(tcoll_comm *c, const tcoll_call *call, void *slice,
-                                             size_t n, void *arg);
-
 struct tcoll_shm;
 /* Allreduce of the call over the segment's ranks, chunk by chunk: copy in,
  * segment rank i < slices reduces slice i over every slot in segment-rank
- * order (and runs hook on it), then everyone copies every slice out. Ranks
- * >= slices only copy in and out. Returns the first hook failure; the
- * schedule still runs to its end so that no local rank is left waiting. */
-tcoll_status tcoll__shm_sliced_allreduce(tcoll_comm *c, struct tcoll_shm *s, const tcoll_call *call,
-                                         int slices, tcoll_shm_slice_hook hook, void *arg);
+ * order, then everyone copies every slice out. Ranks >= slices only copy in
+ * and out. */
+tcoll_status tcoll__shm_sliced_allreduce(struct tcoll_shm *s, const tcoll_call *call, int slices);
 /* Copies this rank's bytes, except [hole, hole + hole_bytes), into its slot
  * of `chunk`, once the slot is free everywhere, and waits until every rank's
  * part is there. */
@@ -188,7 +180,7 @@ void tcoll__shm_reduce_slots(const struct tcoll_shm *s, const tcoll_call *call, 
  * classes' conversions (γ above float's), 0 otherwise. */
 double tcoll__shm_conversion_seconds_per_byte(const tcoll_comm *c, const tcoll_call *call);
 /* Modelled seconds of tcoll__shm_sliced_allreduce over `ranks` ranks and
- * `slices` slices, hooks excluded. */
+ * `slices` slices. */
 double tcoll__cost_shm_sliced(const tcoll_comm *c, const tcoll_call *call, int ranks, int slices);
 
 /* ---- pattern_tree.c: binomial trees rooted anywhere ---- */
@@ -216,6 +208,26 @@ tcoll_status tcoll__binomial_scatter(tcoll_comm *c, const tcoll_call *call, cons
 tcoll_status tcoll__binomial_gather(tcoll_comm *c, const tcoll_call *call, const tcoll_tree_group *g);
 
 /* ---- cost helpers (pattern_cost.c) ---- */
+
+/* A dependent handshake on a crowded machine (c->ranks_per_cpu > 1: more
+ * ranks than CPUs, e.g. emulated hosts sharing one machine) often waits
+ * for the partner to be scheduled: tcoll__crowd_seconds = (ranks_per_cpu -
+ * 1) x TCOLL_CROWD_SECONDS, added to the α of every network message and
+ * to each of the hierarchical allreduce's node-wide waits. Measured across
+ * emulated hosts at 1 Gbit/s (docs/h9-results.md): 2 ranks per host on 2
+ * CPUs, the schedules with more dependent steps lost more than the
+ * built-in α (7 us, an idle machine) predicts: at 4 x 2, hierarchical's 3
+ * waits cost 90-200 us over recursive_doubling from 8 B to 4 KiB but it
+ * was 1.7x faster at 32 KiB, and the ring's 14 steps ran at 55-73% of the
+ * link bound where hierarchical ran at 90-96%. 5 us per step and unit of
+ * crowding puts the model's crossover from recursive_doubling to
+ * hierarchical between 16 and 32 KiB at 4 x 2 and at 32 KiB at 2 x 2, as
+ * measured, and keeps the ring behind hierarchical (10 us put it at 64 KiB
+ * at 4 x 2, where recursive_doubling was measured 1.7x slower).
+ * Only the network level: nothing was measured inside a node, and a
+ * fitted α (tuning file) already holds what crowding its machine had. */
+#define TCOLL_CROWD_SECONDS 5e-6
+double tcoll__crowd_seconds(const tcoll_comm *c);
 
 /* The farthest link level the communicator spans. */
 const tcoll_link_model *tcoll__link(const tcoll_comm *c);

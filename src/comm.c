@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "shm.h"
 #include "tcoll_internal.h"
@@ -155,6 +156,34 @@ cleanup:
   return status;
 }
 
+/* c->ranks_per_cpu. Ranks on one machine are those that see the same
+ * kernel boot id, which the emulated hosts of scripts/cluster (network and
+ * UTS namespaces) share while MPI_COMM_TYPE_SHARED and hostnames tell them
+ * apart. Without a boot id a rank counts alone. */
+static tcoll_status machine_load(tcoll_comm *c) {
+  tcoll_status status = TCOLL_OK;
+  MPI_Comm machine = MPI_COMM_NULL;
+  char id[64] = "";
+  FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+  if (f) {
+    if (!fgets(id, sizeof id, f)) id[0] = '\0';
+    fclose(f);
+  }
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (const char *p = id; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+  const int color = id[0] ? (int)(h & 0x3fffffff) : 0x40000000 + c->rank;
+  MPI_TRY(MPI_Comm_split(c->mpi, color, c->rank, &machine), "MPI_Comm_split(machine)");
+  int ranks = 1;
+  MPI_TRY(MPI_Comm_size(machine, &ranks), "MPI_Comm_size(machine)");
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  double load = (double)ranks / (double)(cpus > 0 ? cpus : 1);
+  MPI_TRY(MPI_Allreduce(MPI_IN_PLACE, &load, 1, MPI_DOUBLE, MPI_MAX, c->mpi), "MPI_Allreduce(machine load)");
+  c->ranks_per_cpu = load;
+cleanup:
+  if (machine != MPI_COMM_NULL) MPI_Comm_free(&machine);
+  return status;
+}
+
 tcoll_status tcoll_comm_create(MPI_Comm comm, tcoll_comm **out) {
   tcoll_status status = TCOLL_OK;
   tcoll_comm *c = NULL;
@@ -190,6 +219,7 @@ tcoll_status tcoll_comm_create(MPI_Comm comm, tcoll_comm **out) {
                                      &c->shm_chunk_bytes)) != TCOLL_OK)
     goto cleanup;
   if ((status = split_nodes(c)) != TCOLL_OK) goto cleanup;
+  if ((status = machine_load(c)) != TCOLL_OK) goto cleanup;
   if ((status = tcoll__shm_setup(c)) != TCOLL_OK) goto cleanup;
   if ((status = tcoll__topology_detect(c)) != TCOLL_OK) goto cleanup;
   const char *check = tcoll__env_get(TCOLL_ENV_TCOLL_CHECK_ARGS);

@@ -49,6 +49,7 @@ static long now_ns(void) {
 static void wait_counter(const tcoll_shm *s, const _Atomic uint64_t *v, uint64_t value) {
   long start = 0;
   for (unsigned spins = 0; atomic_load_explicit(v, memory_order_acquire) < value; spins++) {
+    if (s->poll && spins % TCOLL_SHM_POLL_SPINS == TCOLL_SHM_POLL_SPINS - 1) s->poll(s->poll_arg);
     if (spins < FAST_SPINS) {
       cpu_relax();
       continue;

@@ -86,7 +86,15 @@ struct tcoll_shm {
    * tcoll__shm_wait_all). */
   MPI_Comm progress;
   bool yield_early; /* more processes on this host than CPUs: waits yield at once */
+  /* Set by a schedule for the length of one call (the hierarchical
+   * allreduce's pipeline), NULL otherwise: every wait on this segment calls
+   * poll(poll_arg) every TCOLL_SHM_POLL_SPINS spins (besides the Iprobe
+   * above), so that the caller's own nonblocking inter-node exchanges keep
+   * moving (and the link busy) while it waits for the ranks of its node. */
+  void (*poll)(void *arg);
+  void *poll_arg;
 };
+#define TCOLL_SHM_POLL_SPINS 32
 
 /* Collective over c->mpi at create. Sets c->shm when every rank of a
  * single-node communicator got its segment; otherwise leaves it NULL and

@@ -58,7 +58,8 @@ void tcoll__log(tcoll_log_level level, const char *file, int line, const char *f
     "largest single message of the segmented algorithms (ring); smaller pipelines finer")   \
   X(TCOLL_SHM_CHUNK_BYTES, "524288",                                                       \
     "chunk of the shared-memory algorithms: each rank keeps two in its segment (512 KiB "  \
-    "measured best here against 256 KiB-4 MiB at 2 and 8 MiB; docs/benchmarks.md)")        \
+    "measured best here against 256 KiB-4 MiB at 2 and 8 MiB; docs/benchmarks.md); "      \
+    "hierarchical across N nodes of m slices pipelines at most m*N*32 KiB of it")           \
   X(TCOLL_SCRATCH_KEEP_BYTES, "16777216",                                                   \
     "scratch memory a communicator keeps between calls; larger needs are freed after use")   \
   X(TCOLL_TUNING_FILE, "",                                                                  \
@@ -253,6 +254,14 @@ struct tcoll_comm {
   tcoll_place *place;
   int unbound_ranks; /* ranks bound to no proper subset of their node's CPUs */
   int max_local_size; /* ranks on the largest node: the rules' ranks_per_node */
+  /* Ranks per online CPU of the machine they run on, the largest over the
+   * machines (comm.c, machine_load; identical on every rank; 0 when not
+   * measured, as in tools planning a hypothetical job). Emulated hosts
+   * (network namespaces) on one machine count together: they share its
+   * CPUs. Above 1, a wait for another rank is often a wait for the
+   * scheduler; the hierarchical allreduce's cost charges its node-wide
+   * waits for it. */
+  double ranks_per_cpu;
   tcoll_tuning *tuning; /* loaded tuning table, NULL if none */
   bool check_args;      /* TCOLL_CHECK_ARGS */
   bool adaptive;        /* TCOLL_ADAPTIVE */
@@ -427,9 +436,11 @@ void tcoll__adapt_free(tcoll_comm *c);
 /* Largest single MPI message tcoll sends: keeps counts inside MPI's int. */
 #define TCOLL_MAX_MESSAGE_BYTES ((size_t)1 << 30)
 #define TCOLL_TAG 7 /* all traffic is on the private dup, in call order */
-/* The inter-node phase of the hierarchical allreduce: its own tag, so that
+/* The inter-node phase of the hierarchical allreduce: its own tags, so that
  * its messages can never match another schedule's even if one were ever
- * run concurrently on the same pair of ranks. */
+ * run concurrently on the same pair of ranks. Its pipelined rings use
+ * TCOLL_TAG_INTER_NODE + (chunk % 2): two chunks' rings are in flight at
+ * once between the same ranks (algorithms/allreduce_hierarchical.c). */
 #define TCOLL_TAG_INTER_NODE 8
 
 tcoll_status tcoll__send(tcoll_comm *c, const void *buf, size_t bytes, int dest);
