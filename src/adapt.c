@@ -1,8 +1,8 @@
 /*
- * Measured choice (TCOLL_ADAPTIVE, on by default): where the cost model
- * chooses, a call of at least TCOLL_ADAPTIVE_MIN_BYTES runs the fastest of
- * the model's closest candidates as measured on this job, not the model's
- * pick as such. The model ranks well but cannot know everything the machine
+ * Measured choice (TCOLL_ADAPTIVE, on by default): where the cost model or
+ * a tuning rule chooses, a call of at least TCOLL_ADAPTIVE_MIN_BYTES runs the
+ * fastest, as measured on this job, of that pick and the model's closest
+ * other candidates, not the pick as such. The model ranks well but cannot know everything the machine
  * does: on the 2-vCPU VM this was built on, the two vCPUs move between
  * "near" and "far" placements every few tens of seconds, and which
  * algorithm is fastest from 32 KiB up changes with them (shm in one, cma or
@@ -11,8 +11,9 @@
  * candidates on live calls, keep the winner, look again now and then.
  *
  * Per collective and size bucket (2^b to 2^(b+1) bytes):
- *   candidates  the usable algorithms predicted within SPAN of the cheapest,
- *               at most TCOLL_ADAPT_CANDIDATES, one per distinct prediction
+ *   candidates  the pick (the rule's or the model's), then the usable
+ *               algorithms predicted within SPAN of the cheapest, at most
+ *               TCOLL_ADAPT_CANDIDATES in all, one per distinct prediction
  *               (select.c, tcoll__closest_candidates)
  *   sampling    BLOCK calls of each candidate in turn; each rank takes the
  *               median of each candidate's calls after the first of its
@@ -29,8 +30,9 @@
  * agreed times and thus every choice are identical on all ranks: a call
  * never mixes algorithms. The price is that the same call may run a
  * different algorithm (and round differently) from one time to the next;
- * TCOLL_ADAPTIVE=0 restores the model's one choice. Forced algorithms and
- * tuning-file rules are never second-guessed.
+ * TCOLL_ADAPTIVE=0 restores the one choice of the model or the rule. A
+ * rule is a preference measured once, on the machine as it was then; a
+ * forced algorithm is an order and is never second-guessed.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -64,8 +66,20 @@ _Static_assert(sizeof(((tcoll_adapt_state *)0)->samples[0]) == (BLOCK - 1) * siz
 #define MAX_RUN 4096u
 
 bool tcoll__adapt_applies(const tcoll_comm *c, const tcoll_call *call, tcoll_choice_source source) {
-  return c->adaptive && source == TCOLL_SOURCE_COST_MODEL && call->bytes >= c->adaptive_min_bytes &&
-         c->size > 1;
+  return c->adaptive && source != TCOLL_SOURCE_FORCED && call->bytes >= c->adaptive_min_bytes && c->size > 1;
+}
+
+/* The candidates: `preferred` first, then the model's closest others. */
+static int candidates(const tcoll_comm *c, const tcoll_call *call, const tcoll_algorithm *preferred,
+                      const tcoll_algorithm **cand) {
+  double predicted[TCOLL_ADAPT_CANDIDATES];
+  const tcoll_algorithm *closest[TCOLL_ADAPT_CANDIDATES];
+  const size_t n = tcoll__closest_candidates(c, call, SPAN, closest, predicted, TCOLL_ADAPT_CANDIDATES);
+  int num = 0;
+  cand[num++] = preferred;
+  for (size_t i = 0; i < n && num < TCOLL_ADAPT_CANDIDATES; i++)
+    if (closest[i] != preferred) cand[num++] = closest[i];
+  return num;
 }
 
 /* The states exist from tcoll_comm_create on every rank (comm.c): a state
@@ -104,16 +118,17 @@ static double median3(const double *x) {
 
 /* Evaluates the candidates for this call; keeps the rounds' history when
  * they are the same algorithms as before. */
-static void prepare(const tcoll_comm *c, const tcoll_call *call, tcoll_adapt_state *st) {
-  if (st->ready && st->count == call->count && st->dtype == call->dtype && st->op == call->op) return;
+static void prepare(const tcoll_comm *c, const tcoll_call *call, const tcoll_algorithm *preferred,
+                    tcoll_adapt_state *st) {
+  if (st->ready && st->count == call->count && st->dtype == call->dtype && st->op == call->op &&
+      st->cand[0] == preferred)
+    return;
   const struct tcoll_algorithm *cand[TCOLL_ADAPT_CANDIDATES];
-  double predicted[TCOLL_ADAPT_CANDIDATES];
-  const int num = (int)tcoll__closest_candidates(c, call, SPAN, cand, predicted, TCOLL_ADAPT_CANDIDATES);
+  const int num = candidates(c, call, preferred, cand);
   const bool same = st->ready && num == st->num && memcmp(cand, st->cand, sizeof cand[0] * (size_t)num) == 0;
   st->count = call->count;
   st->dtype = call->dtype;
   st->op = call->op;
-  memcpy(st->predicted, predicted, sizeof predicted[0] * (size_t)num);
   if (same) return;
   st->ready = true;
   st->num = num;
@@ -157,13 +172,13 @@ static tcoll_status end_round(tcoll_comm *c, const tcoll_call *call, tcoll_adapt
   return TCOLL_OK;
 }
 
-tcoll_status tcoll__adapt_run(tcoll_comm *c, const tcoll_call *call, const tcoll_algorithm *model_choice,
+tcoll_status tcoll__adapt_run(tcoll_comm *c, const tcoll_call *call, const tcoll_algorithm *preferred,
                               const tcoll_algorithm **ran) {
   tcoll_adapt_state *st = state_for(c, call);
-  prepare(c, call, st);
+  prepare(c, call, preferred, st);
   if (st->num < 2) {
-    *ran = model_choice;
-    return model_choice->run(c, call);
+    *ran = preferred;
+    return preferred->run(c, call);
   }
   if (!st->sampling) {
     *ran = st->cand[st->winner];
@@ -186,28 +201,28 @@ tcoll_status tcoll__adapt_run(tcoll_comm *c, const tcoll_call *call, const tcoll
   return status;
 }
 
-bool tcoll__adapt_explain(const tcoll_comm *c, const tcoll_call *call, char *buf, size_t buflen, size_t *used) {
+bool tcoll__adapt_explain(const tcoll_comm *c, const tcoll_call *call, const tcoll_algorithm *preferred,
+                          const char *preferred_by, char *buf, size_t buflen, size_t *used) {
   const struct tcoll_algorithm *cand[TCOLL_ADAPT_CANDIDATES];
-  double predicted[TCOLL_ADAPT_CANDIDATES];
-  const int num = (int)tcoll__closest_candidates(c, call, SPAN, cand, predicted, TCOLL_ADAPT_CANDIDATES);
+  const int num = candidates(c, call, preferred, cand);
   if (num < 2) return false;
   size_t u = *used;
-  u = tcoll__append(buf, buflen, u, "measured choice (TCOLL_ADAPTIVE): the model's closest candidates");
-  for (int i = 0; i < num; i++) u = tcoll__append(buf, buflen, u, "%s %s", i ? "," : "", cand[i]->name);
+  u = tcoll__append(buf, buflen, u, "measured choice (TCOLL_ADAPTIVE) among %s (%s) and the model's closest:",
+                    cand[0]->name, preferred_by);
+  for (int i = 1; i < num; i++) u = tcoll__append(buf, buflen, u, "%s %s", i > 1 ? "," : "", cand[i]->name);
   const tcoll_adapt_state *st = state_of(c, call);
   const bool measured = st && st->rounds > 0 && st->count == call->count && st->dtype == call->dtype &&
                         st->op == call->op && st->num == num &&
                         memcmp(st->cand, cand, sizeof cand[0] * (size_t)num) == 0;
   if (!measured) {
-    u = tcoll__append(buf, buflen, u, " are timed on the first calls; the fastest is kept\n");
+    u = tcoll__append(buf, buflen, u, "; timed on the first calls, the fastest is kept\n");
     *used = u;
     return false;
   }
   u = tcoll__append(buf, buflen, u, "; last of %u sampling rounds (slowest rank's median call):", st->rounds);
   for (int i = 0; i < num; i++)
     u = tcoll__append(buf, buflen, u, "%s %s %.3f us", i ? "," : "", cand[i]->name, st->measured[i] * 1e6);
-  u = tcoll__append(buf, buflen, u, "\nchoice: %s (measured: fastest of the model's closest candidates)\n",
-                    st->cand[st->winner]->name);
+  u = tcoll__append(buf, buflen, u, "\nchoice: %s (measured: the fastest of these)\n", st->cand[st->winner]->name);
   *used = u;
   return true;
 }

@@ -222,15 +222,20 @@ void tcoll__explain(const tcoll_comm *c, const tcoll_call *call, char *buf, size
   }
   int rule = tcoll__tuning_lookup(c->tuning, c, call);
   if (rule >= 0) {
-    tcoll__append(buf, buflen, u, "choice: %s (rule %d of %s)\n", c->tuning->rules[rule].alg->name, rule,
-           c->tuning->source);
+    char by[sizeof c->tuning->source + 32];
+    snprintf(by, sizeof by, "rule %d of %s", rule, c->tuning->source);
+    if (tcoll__adapt_applies(c, call, TCOLL_SOURCE_RULE) &&
+        tcoll__adapt_explain(c, call, c->tuning->rules[rule].alg, by, buf, buflen, &u))
+      return;
+    tcoll__append(buf, buflen, u, "choice: %s (%s)\n", c->tuning->rules[rule].alg->name, by);
     return;
   }
   if (best < 0) {
     tcoll__append(buf, buflen, u, "choice: none (no algorithm accepts this call)\n");
     return;
   }
-  if (tcoll__adapt_applies(c, call, TCOLL_SOURCE_COST_MODEL) && tcoll__adapt_explain(c, call, buf, buflen, &u))
+  if (tcoll__adapt_applies(c, call, TCOLL_SOURCE_COST_MODEL) &&
+      tcoll__adapt_explain(c, call, cand[best].alg, "cost model", buf, buflen, &u))
     return;
   tcoll__append(buf, buflen, u, "choice: %s (cost model: cheapest predicted)\n", cand[best].alg->name);
 }

@@ -68,9 +68,10 @@ void tcoll__log(tcoll_log_level level, const char *file, int line, const char *f
     "1: verify before each collective that all ranks passed the same count, dtype, op and " \
     "root (TCOLL_ERR_MISMATCH on every rank otherwise; one small allreduce per call)")      \
   X(TCOLL_ADAPTIVE, "1",                                                                    \
-    "1: where the cost model chooses, time its closest candidates on the first calls of "   \
-    "each size and keep the fastest, re-timing now and then (src/adapt.c); 0: the model's " \
-    "choice only, the same algorithm (and bits) for the same call every time")              \
+    "1: where the cost model or a tuning rule chooses, time that pick and the model's "     \
+    "closest others on the first calls of each size and keep the fastest, re-timing now "   \
+    "and then (src/adapt.c); 0: the pick only, the same algorithm (and bits) for the same " \
+    "call every time")                                                                      \
   X(TCOLL_ADAPTIVE_MIN_BYTES, "16384",                                                      \
     "smallest call TCOLL_ADAPTIVE times: below it a call is too short for the timing and "  \
     "the agreement between ranks to pay off")
@@ -412,18 +413,20 @@ int tcoll__size_bucket(size_t bytes);
 /* ---- measured choice (adapt.c) ---- */
 
 /* Whether the call's algorithm is chosen by timing: TCOLL_ADAPTIVE on, the
- * choice came from the cost model (not forced, not a tuning rule), and the
- * call is at least TCOLL_ADAPTIVE_MIN_BYTES. */
+ * choice came from the cost model or a tuning rule (never a forced one), and
+ * the call is at least TCOLL_ADAPTIVE_MIN_BYTES. */
 bool tcoll__adapt_applies(const tcoll_comm *c, const tcoll_call *call, tcoll_choice_source source);
 /* Runs the call with the measured choice (or a candidate being timed);
- * *ran is the algorithm that ran. model_choice runs when there is nothing
- * to compare. Collective over c at the end of each sampling round. */
-tcoll_status tcoll__adapt_run(tcoll_comm *c, const tcoll_call *call, const struct tcoll_algorithm *model_choice,
+ * *ran is the algorithm that ran. `preferred` (the rule's or the model's
+ * pick) is the first candidate, kept on ties, and runs alone when there is
+ * nothing to compare. Collective over c at the end of each sampling round. */
+tcoll_status tcoll__adapt_run(tcoll_comm *c, const tcoll_call *call, const struct tcoll_algorithm *preferred,
                               const struct tcoll_algorithm **ran);
 /* Appends the measured choice's part of an explanation: the candidates,
  * the last round's times, and the choice line when a round has ended.
  * Returns whether it wrote the choice line. */
-bool tcoll__adapt_explain(const tcoll_comm *c, const tcoll_call *call, char *buf, size_t buflen, size_t *used);
+bool tcoll__adapt_explain(const tcoll_comm *c, const tcoll_call *call, const struct tcoll_algorithm *preferred,
+                          const char *preferred_by, char *buf, size_t buflen, size_t *used);
 /* Collective, at create: the states of every collective and bucket (when
  * TCOLL_ADAPTIVE is on), on every rank or on none. */
 tcoll_status tcoll__adapt_setup(tcoll_comm *c);

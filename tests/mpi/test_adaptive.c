@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check_mpi.h"
 #include "tcoll.h"
@@ -71,7 +72,8 @@ START_TEST(test_measured_choice_replaces_slow_pick) {
   char text[4096];
   ck_assert_int_eq(tcoll_explain(c, TCOLL_ALLREDUCE, COUNT, TCOLL_INT32, TCOLL_SUM, text, sizeof text), TCOLL_OK);
   ck_assert_msg(strstr(text, "choice: slow_for_tests (cost model"), "before any call:\n%s", text);
-  ck_assert_msg(strstr(text, "are timed on the first calls"), "%s", text);
+  ck_assert_msg(strstr(text, "among slow_for_tests (cost model)") && strstr(text, "timed on the first calls"), "%s",
+                text);
   /* two rounds (the first only warms up) of at most 4 candidates x 4 calls:
    * slow_for_tests runs 8 of the first 32 calls, then not again until the
    * next round, 128 calls later */
@@ -81,7 +83,7 @@ START_TEST(test_measured_choice_replaces_slow_pick) {
   ck_assert_int_eq(slow_later, 0);
   ck_assert_str_ne(tcoll_last_algorithm(c, TCOLL_ALLREDUCE), "slow_for_tests");
   ck_assert_int_eq(tcoll_explain(c, TCOLL_ALLREDUCE, COUNT, TCOLL_INT32, TCOLL_SUM, text, sizeof text), TCOLL_OK);
-  ck_assert_msg(strstr(text, "(measured: fastest of the model's closest candidates)"), "%s", text);
+  ck_assert_msg(strstr(text, "(measured: the fastest of these)"), "%s", text);
   ck_assert_msg(strstr(text, "slow_for_tests 2"), "the sleep (>= 2000 us) is in the sampled times:\n%s", text);
   ck_assert_msg(!strstr(text, "choice: slow_for_tests"), "%s", text);
   tcoll_comm_destroy(c);
@@ -112,6 +114,41 @@ START_TEST(test_model_pick_where_not_adaptive) {
 }
 END_TEST
 
+/* A tuning rule's algorithm is preferred, not imposed: measured like the
+ * model's pick, and obeyed as it is with TCOLL_ADAPTIVE=0. */
+START_TEST(test_rule_is_measured_too) {
+  char path[64] = "";
+  if (R == 0) {
+    snprintf(path, sizeof path, "/tmp/tcoll_adaptive_rule_%d.json", (int)getpid());
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"format\": \"tcoll-tuning\", \"version\": 2, \"rules\": [{\"collective\": \"allreduce\", "
+          "\"bytes\": [0, 1048576], \"algorithm\": \"slow_for_tests\"}]}",
+          f);
+    ck_assert_int_eq(fclose(f), 0);
+  }
+  MPI_Bcast(path, sizeof path, MPI_CHAR, 0, MPI_COMM_WORLD);
+  tcoll_comm *c = create();
+  ck_assert_msg(tcoll_comm_load_tuning(c, path) == TCOLL_OK, "%s", tcoll_last_error());
+  char text[4096];
+  ck_assert_int_eq(tcoll_explain(c, TCOLL_ALLREDUCE, COUNT, TCOLL_INT32, TCOLL_SUM, text, sizeof text), TCOLL_OK);
+  ck_assert_msg(strstr(text, "among slow_for_tests (rule 0 of ") && strstr(text, "choice: slow_for_tests (rule 0 of "),
+                "%s", text);
+  ck_assert_int_eq(run_calls(c, 32, COUNT, "slow_for_tests"), 8);
+  ck_assert_int_eq(run_calls(c, 40, COUNT, "slow_for_tests"), 0);
+  tcoll_comm_destroy(c);
+  setenv("TCOLL_ADAPTIVE", "0", 1);
+  setenv("TCOLL_TUNING_FILE", path, 1);
+  c = create();
+  unsetenv("TCOLL_ADAPTIVE");
+  unsetenv("TCOLL_TUNING_FILE");
+  ck_assert_int_eq(run_calls(c, 10, COUNT, "slow_for_tests"), 10);
+  tcoll_comm_destroy(c);
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (R == 0) unlink(path);
+}
+END_TEST
+
 START_TEST(test_bad_environment) {
   tcoll_comm *c = NULL;
   setenv("TCOLL_ADAPTIVE", "yes", 1);
@@ -135,6 +172,7 @@ int main(int argc, char **argv) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_measured_choice_replaces_slow_pick);
   tcase_add_test(tc, test_model_pick_where_not_adaptive);
+  tcase_add_test(tc, test_rule_is_measured_too);
   tcase_add_test(tc, test_bad_environment);
   suite_add_tcase(s, tc);
   const int status = check_mpi_run(s);
