@@ -69,16 +69,20 @@ bool tcoll__adapt_applies(const tcoll_comm *c, const tcoll_call *call, tcoll_cho
   return c->adaptive && source != TCOLL_SOURCE_FORCED && call->bytes >= c->adaptive_min_bytes && c->size > 1;
 }
 
-/* The candidates: `preferred` first, then the model's closest others. */
+/* The candidates: `preferred` first, then the model's closest others,
+ * leaving out any the model prices exactly as preferred (a rule's
+ * hierarchical on one node is shm's schedule: timing both would crowd out a
+ * real alternative). */
 static int candidates(const tcoll_comm *c, const tcoll_call *call, const tcoll_algorithm *preferred,
                       const tcoll_algorithm **cand) {
-  double predicted[TCOLL_ADAPT_CANDIDATES];
-  const tcoll_algorithm *closest[TCOLL_ADAPT_CANDIDATES];
-  const size_t n = tcoll__closest_candidates(c, call, SPAN, closest, predicted, TCOLL_ADAPT_CANDIDATES);
+  double predicted[TCOLL_ADAPT_CANDIDATES + 1];
+  const tcoll_algorithm *closest[TCOLL_ADAPT_CANDIDATES + 1];
+  const size_t n = tcoll__closest_candidates(c, call, SPAN, closest, predicted, TCOLL_ADAPT_CANDIDATES + 1);
+  const double preferred_cost = preferred->cost(c, call);
   int num = 0;
   cand[num++] = preferred;
   for (size_t i = 0; i < n && num < TCOLL_ADAPT_CANDIDATES; i++)
-    if (closest[i] != preferred) cand[num++] = closest[i];
+    if (closest[i] != preferred && predicted[i] != preferred_cost) cand[num++] = closest[i];
   return num;
 }
 

@@ -72,9 +72,9 @@ void tcoll__log(tcoll_log_level level, const char *file, int line, const char *f
     "closest others on the first calls of each size and keep the fastest, re-timing now "   \
     "and then (src/adapt.c); 0: the pick only, the same algorithm (and bits) for the same " \
     "call every time")                                                                      \
-  X(TCOLL_ADAPTIVE_MIN_BYTES, "16384",                                                      \
-    "smallest call TCOLL_ADAPTIVE times: below it a call is too short for the timing and "  \
-    "the agreement between ranks to pay off")
+  X(TCOLL_ADAPTIVE_MIN_BYTES, "8192",                                                       \
+    "smallest call TCOLL_ADAPTIVE times: below 8 KiB shm was the fastest in both of the "  \
+    "build VM's vCPU placements, and a round costs more than it could win")
 
 typedef enum {
 #define TCOLL_X_ENV_ENUM(name, def, help) TCOLL_ENV_##name,

@@ -458,14 +458,16 @@ static int validate(tcoll_comm *c, const options *o, const bench_params *bp, tun
     }
     double *t = malloc(sizeof(double) * (size_t)bp->rounds * (size_t)nv);
     if (!t) return -1;
-    /* what auto picks with the file loaded (the same on every rank) */
+    bench_params params = *bp;
+    params.deadline = t_start + limit;
+    const int n = bench_time(c, &params, v, nv, usable, (size_t)s->bytes, send, recv, &l, t);
+    /* what auto runs with the file loaded (the same on every rank), named
+     * after the timing: from 16 KiB it may have moved off the rule's pick
+     * while it was timed (TCOLL_ADAPTIVE) */
     tcoll_comm_set_algorithm(c, cr->coll, NULL);
     bench_run_once(c, &v[cr->nalgs], bp, send, recv, &l);
     const char *ran = tcoll_last_algorithm(c, cr->coll);
     snprintf(ck->auto_alg, sizeof ck->auto_alg, "%s", ran ? ran : "?");
-    bench_params params = *bp;
-    params.deadline = t_start + limit;
-    const int n = bench_time(c, &params, v, nv, usable, (size_t)s->bytes, send, recv, &l, t);
     double mn, p99, med, sorted[TUNE_MAX_ROUNDS];
     for (int k = 0; k < nv; k++) {
       if (!usable[k]) continue;

@@ -92,7 +92,7 @@ END_TEST
 
 START_TEST(test_model_pick_where_not_adaptive) {
   tcoll_comm *c = create();
-  /* below TCOLL_ADAPTIVE_MIN_BYTES (16 KiB by default): 4 KiB */
+  /* below TCOLL_ADAPTIVE_MIN_BYTES (8 KiB by default): 4 KiB */
   ck_assert_int_eq(run_calls(c, 20, 1024, "slow_for_tests"), 20);
   /* forced: never second-guessed */
   ck_assert_int_eq(tcoll_comm_set_algorithm(c, TCOLL_ALLREDUCE, "ring"), TCOLL_OK);
