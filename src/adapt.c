@@ -18,8 +18,9 @@
  *   sampling    BLOCK calls of each candidate in turn; each rank takes the
  *               median of each candidate's calls after the first of its
  *               block; then one MPI_Allreduce (MAX) of those: a candidate
- *               is as fast as its slowest rank. The fastest wins; ties (within MARGIN) go
- *               to the model's order.
+ *               is as fast as its slowest rank. The fastest leads; ties
+ *               (within MARGIN) go to the one running. A new leader
+ *               must lead a second round, run at once, to take over.
  *   running     the winner for FIRST_RUN calls, doubled (up to MAX_RUN)
  *               every time a round confirms it, back to FIRST_RUN when a
  *               round changes it; then the next sampling round.
@@ -59,9 +60,10 @@ _Static_assert(sizeof(((tcoll_adapt_state *)0)->samples[0]) == (BLOCK - 1) * siz
  * 2.3x its steady time there at 128 KiB and lost to cma) and is followed by
  * a second at once. */
 #define FIRST_RUN 128u
-/* A candidate later in the model's order must be this much faster to win:
- * repeated rounds of two candidates within 3% of each other here picked
- * either, and switching costs a different rounding for nothing. */
+/* A candidate must be this much faster than the one running (the pick at
+ * first) to lead: repeated rounds of two candidates within 3% of each other
+ * here picked either, and switching costs a different rounding for
+ * nothing. */
 #define MARGIN 0.03
 #define MAX_RUN 4096u
 
@@ -138,6 +140,7 @@ static void prepare(const tcoll_comm *c, const tcoll_call *call, const tcoll_alg
   st->num = num;
   memcpy(st->cand, cand, sizeof cand[0] * (size_t)num);
   st->winner = -1;
+  st->pending = -1;
   st->rounds = 0;
   st->warm_rounds = 0;
   st->winner_calls = FIRST_RUN;
@@ -152,9 +155,10 @@ static tcoll_status end_round(tcoll_comm *c, const tcoll_call *call, tcoll_adapt
     start_round(st); /* sample again; every rank saw the same failure or none */
     return tcoll__mpi_error(err, "MPI_Allreduce(TCOLL_ADAPTIVE timings)");
   }
-  int best = 0; /* a later candidate wins only by more than the noise */
-  for (int i = 1; i < st->num; i++)
-    if (agreed[i] < agreed[best] * (1 - MARGIN)) best = i;
+  const int current = st->winner >= 0 ? st->winner : 0; /* what runs: the pick at first */
+  int best = current; /* another candidate leads only by more than the noise */
+  for (int i = 0; i < st->num; i++)
+    if (i != current && agreed[i] < agreed[best] * (1 - MARGIN)) best = i;
   st->sampling = false;
   st->done = 0;
   if (st->warm_rounds++ == 0) { /* the warm-up round: sample again at once */
@@ -162,17 +166,35 @@ static tcoll_status end_round(tcoll_comm *c, const tcoll_call *call, tcoll_adapt
     return TCOLL_OK;
   }
   memcpy(st->measured, agreed, sizeof agreed[0] * (size_t)st->num);
-  if (best == st->winner) {
-    st->winner_calls = st->winner_calls * 2 < MAX_RUN ? st->winner_calls * 2 : MAX_RUN;
-  } else {
-    if (st->winner >= 0 || best != 0)
-      TCOLL_INFO("%s of %zu bytes: %s measured fastest (%.3g us; the model's pick %s: %.3g us)",
-                 tcoll__coll_name(call->coll), call->bytes, st->cand[best]->name, agreed[best] * 1e6,
-                 st->cand[0]->name, agreed[0] * 1e6);
-    st->winner = best;
-    st->winner_calls = FIRST_RUN;
-  }
   st->rounds++;
+  /* A round that finds a new leader is repeated at once and the leader
+   * changes only if the repeat agrees: a single round can time one
+   * candidate in the machine's other state (this VM's placement flips) and
+   * would otherwise impose a wrong winner for FIRST_RUN calls. */
+  if (best == current) {
+    st->winner_calls = st->winner == current ? st->winner_calls * 2 : FIRST_RUN;
+    if (st->winner_calls > MAX_RUN) st->winner_calls = MAX_RUN;
+    st->winner = current;
+    st->pending = -1;
+    return TCOLL_OK;
+  }
+  if (st->pending < 0) {
+    st->pending = best;
+    start_round(st);
+    return TCOLL_OK;
+  }
+  const bool agreed_twice = best == st->pending;
+  st->pending = -1;
+  if (!agreed_twice) { /* no two rounds agree: keep what ran */
+    st->winner = current;
+    st->winner_calls = FIRST_RUN;
+    return TCOLL_OK;
+  }
+  TCOLL_INFO("%s of %zu bytes: %s measured fastest in two rounds (%.3g us; %s: %.3g us)",
+             tcoll__coll_name(call->coll), call->bytes, st->cand[best]->name, agreed[best] * 1e6,
+             st->cand[current]->name, agreed[current] * 1e6);
+  st->winner = best;
+  st->winner_calls = FIRST_RUN;
   return TCOLL_OK;
 }
 

@@ -201,6 +201,7 @@ typedef struct {
   double sample_median[TCOLL_ADAPT_CANDIDATES];
   double measured[TCOLL_ADAPT_CANDIDATES]; /* last round: the slowest rank's median call */
   int winner;             /* index into cand; -1 until a round has ended */
+  int pending;            /* a new leader waiting for a second round to agree, or -1 */
   bool sampling;          /* in a sampling round (else running the winner) */
   unsigned done;          /* calls in the current round or run of the winner */
   unsigned winner_calls;  /* length of the current run of the winner */
