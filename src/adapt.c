@@ -20,7 +20,8 @@
  *               block; then one MPI_Allreduce (MAX) of those: a candidate
  *               is as fast as its slowest rank. The fastest leads; ties
  *               (within MARGIN) go to the one running. A new leader
- *               must lead a second round, run at once, to take over.
+ *               must beat the running one again in a second round, run
+ *               at once, to take over.
  *   running     the winner for FIRST_RUN calls, doubled (up to MAX_RUN)
  *               every time a round confirms it, back to FIRST_RUN when a
  *               round changes it; then the next sampling round.
@@ -53,8 +54,8 @@
 #define BLOCK 4
 _Static_assert(sizeof(((tcoll_adapt_state *)0)->samples[0]) == (BLOCK - 1) * sizeof(double),
                "a state holds the timed calls of one block (median3)");
-/* Runs of the winner between rounds, in calls. A round of 4 candidates
- * costs 16 calls, at most 12 of them slower than the winner: 1/9 of a first
+/* Runs of the winner between rounds, in calls. A round of 5 candidates
+ * costs 20 calls, at most 16 of them slower than the winner: 1/8 of a first
  * run of 128, falling towards 1/256 as the winner holds. The very first
  * round of a size only warms up (fresh buffers, cold segments: shm measured
  * 2.3x its steady time there at 128 KiB and lost to cma) and is followed by
@@ -72,19 +73,21 @@ bool tcoll__adapt_applies(const tcoll_comm *c, const tcoll_call *call, tcoll_cho
 }
 
 /* The candidates: `preferred` first, then the model's closest others,
- * leaving out any the model prices exactly as preferred (a rule's
- * hierarchical on one node is shm's schedule: timing both would crowd out a
- * real alternative). */
+ * leaving out the one preferred runs the schedule of, or that runs
+ * preferred's (a rule's hierarchical on one node is shm). */
 static int candidates(const tcoll_comm *c, const tcoll_call *call, const tcoll_algorithm *preferred,
                       const tcoll_algorithm **cand) {
   double predicted[TCOLL_ADAPT_CANDIDATES + 1];
   const tcoll_algorithm *closest[TCOLL_ADAPT_CANDIDATES + 1];
   const size_t n = tcoll__closest_candidates(c, call, SPAN, closest, predicted, TCOLL_ADAPT_CANDIDATES + 1);
-  const double preferred_cost = preferred->cost(c, call);
+  const tcoll_algorithm *preferred_runs = preferred->same_as ? preferred->same_as(c) : NULL;
   int num = 0;
   cand[num++] = preferred;
-  for (size_t i = 0; i < n && num < TCOLL_ADAPT_CANDIDATES; i++)
-    if (closest[i] != preferred && predicted[i] != preferred_cost) cand[num++] = closest[i];
+  for (size_t i = 0; i < n && num < TCOLL_ADAPT_CANDIDATES; i++) {
+    const tcoll_algorithm *a = closest[i];
+    if (a == preferred || a == preferred_runs || (a->same_as && a->same_as(c) == preferred)) continue;
+    cand[num++] = a;
+  }
   return num;
 }
 
@@ -167,34 +170,33 @@ static tcoll_status end_round(tcoll_comm *c, const tcoll_call *call, tcoll_adapt
   }
   memcpy(st->measured, agreed, sizeof agreed[0] * (size_t)st->num);
   st->rounds++;
-  /* A round that finds a new leader is repeated at once and the leader
-   * changes only if the repeat agrees: a single round can time one
-   * candidate in the machine's other state (this VM's placement flips) and
-   * would otherwise impose a wrong winner for FIRST_RUN calls. */
-  if (best == current) {
-    st->winner_calls = st->winner == current ? st->winner_calls * 2 : FIRST_RUN;
-    if (st->winner_calls > MAX_RUN) st->winner_calls = MAX_RUN;
-    st->winner = current;
+  /* A round that finds a new leader is repeated at once, and the leader
+   * takes over only if it beats the running one again: a single round can
+   * time one candidate in the machine's other state (this VM's placement
+   * flips) and would otherwise impose a wrong winner for FIRST_RUN calls. */
+  if (st->pending >= 0) {
+    const int challenger = st->pending;
     st->pending = -1;
-    return TCOLL_OK;
-  }
-  if (st->pending < 0) {
-    st->pending = best;
-    start_round(st);
-    return TCOLL_OK;
-  }
-  const bool agreed_twice = best == st->pending;
-  st->pending = -1;
-  if (!agreed_twice) { /* no two rounds agree: keep what ran */
-    st->winner = current;
+    if (!(agreed[challenger] < agreed[current] * (1 - MARGIN))) { /* not again: keep what ran */
+      st->winner = current;
+      st->winner_calls = FIRST_RUN;
+      return TCOLL_OK;
+    }
+    TCOLL_INFO("%s of %zu bytes: %s measured faster in two rounds (%.3g us; %s: %.3g us)",
+               tcoll__coll_name(call->coll), call->bytes, st->cand[challenger]->name, agreed[challenger] * 1e6,
+               st->cand[current]->name, agreed[current] * 1e6);
+    st->winner = challenger;
     st->winner_calls = FIRST_RUN;
     return TCOLL_OK;
   }
-  TCOLL_INFO("%s of %zu bytes: %s measured fastest in two rounds (%.3g us; %s: %.3g us)",
-             tcoll__coll_name(call->coll), call->bytes, st->cand[best]->name, agreed[best] * 1e6,
-             st->cand[current]->name, agreed[current] * 1e6);
-  st->winner = best;
-  st->winner_calls = FIRST_RUN;
+  if (best == current) { /* confirmed: look again less often */
+    st->winner_calls = st->winner == current ? st->winner_calls * 2 : FIRST_RUN;
+    if (st->winner_calls > MAX_RUN) st->winner_calls = MAX_RUN;
+    st->winner = current;
+    return TCOLL_OK;
+  }
+  st->pending = best;
+  start_round(st);
   return TCOLL_OK;
 }
 

@@ -130,11 +130,6 @@ tcoll_status tcoll__select(tcoll_comm *c, const tcoll_call *call, const tcoll_al
   return TCOLL_OK;
 }
 
-/* Predictions this close are one schedule to the model (ring and
- * rabenseifner at 2 ranks differ only in ring's segmenting): timing both
- * would spend calls learning nothing the model can tell apart. */
-#define SAME_SCHEDULE 0.01
-
 size_t tcoll__closest_candidates(const tcoll_comm *c, const tcoll_call *call, double span,
                                  const tcoll_algorithm **out, double *predicted, size_t max) {
   candidate cand[MAX_CANDIDATES];
@@ -150,10 +145,12 @@ size_t tcoll__closest_candidates(const tcoll_comm *c, const tcoll_call *call, do
         next = (int)i;
     if (next < 0 || cand[next].seconds > span * cand[best].seconds) break;
     taken[next] = true;
-    bool same_as_taken = false; /* hierarchical on one node is shm's path; ring = rabenseifner at 2 */
-    for (size_t k = 0; k < num; k++)
-      if (fabs(predicted[k] - cand[next].seconds) <= SAME_SCHEDULE * cand[next].seconds) same_as_taken = true;
-    if (same_as_taken) continue;
+    /* one that runs another's schedule here (hierarchical on one node is
+     * shm): timing both would spend calls learning nothing */
+    const tcoll_algorithm *same = cand[next].alg->same_as ? cand[next].alg->same_as(c) : NULL;
+    bool other_usable = false;
+    for (size_t k = 0; same && k < n; k++) other_usable |= cand[k].alg == same && cand[k].usable;
+    if (other_usable) continue;
     out[num] = cand[next].alg;
     predicted[num++] = cand[next].seconds;
   }

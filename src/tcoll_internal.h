@@ -187,7 +187,7 @@ typedef struct {
  * sampling rounds that time them. Every field changes identically on every
  * rank (the agreed times come from one allreduce), so all ranks run the same
  * algorithm for each call. */
-#define TCOLL_ADAPT_CANDIDATES 4
+#define TCOLL_ADAPT_CANDIDATES 5
 #define TCOLL_ADAPT_BUCKETS 64 /* size buckets 2^b bytes, b < 64 */
 typedef struct {
   bool ready;
@@ -338,6 +338,9 @@ typedef struct tcoll_algorithm {
   /* Modelled seconds for the call (only asked when check() accepted). */
   double (*cost)(const tcoll_comm *c, const tcoll_call *call);
   tcoll_status (*run)(tcoll_comm *c, const tcoll_call *call);
+  /* Optional: the algorithm whose very schedule this one runs on c (NULL:
+   * its own). The measured choice times only one of the two. */
+  const struct tcoll_algorithm *(*same_as)(const tcoll_comm *c);
 } tcoll_algorithm;
 
 /* The registry: every algorithm, by the name of its descriptor variable.
@@ -400,8 +403,8 @@ tcoll_status tcoll__check_args(tcoll_comm *c, const tcoll_call *call);
 /* The report behind tcoll_explain(). */
 void tcoll__explain(const tcoll_comm *c, const tcoll_call *call, char *buf, size_t buflen);
 /* The usable algorithms whose predicted time is within `span` times the
- * cheapest one's, cheapest first, at most max; one of any set of equal
- * predictions (the same schedule to the model). Returns how many. */
+ * cheapest one's, cheapest first, at most max, leaving out one that runs
+ * another's schedule (same_as). Returns how many. */
 size_t tcoll__closest_candidates(const tcoll_comm *c, const tcoll_call *call, double span,
                                  const struct tcoll_algorithm **out, double *predicted, size_t max);
 /* snprintf that appends at buf + used and never overruns; returns the new

@@ -259,7 +259,7 @@ static void round_order(int *order, int nv, unsigned seed) {
   }
 }
 
-#define AUTO_WARMUP_CALLS 48
+#define AUTO_WARMUP_CALLS 60
 
 int bench_time(tcoll_comm *c, const bench_params *p, const bench_variant *v, int nv, const int *usable,
                size_t bytes, void *send, void *recv, const bench_layout *l, double *t) {
@@ -275,7 +275,7 @@ int bench_time(tcoll_comm *c, const bench_params *p, const bench_variant *v, int
     for (int i = 0; i < warmup; i++) bench_run_once(c, &v[k], p, send, recv, l);
     if (warmup > 0) slowest_call = fmax(slowest_call, (MPI_Wtime() - t0) / warmup);
     /* The automatic choice's first calls of a size time its candidates
-     * (TCOLL_ADAPTIVE: up to three rounds of at most 4 candidates x 4 calls): a loop
+     * (TCOLL_ADAPTIVE: up to three rounds of at most 5 candidates x 4 calls): a loop
      * of the same call, which the rounds measure, runs past them. Untimed,
      * as the warm-up. */
     if (bench_is_auto(&v[k]))
