@@ -22,9 +22,10 @@
  *               (within MARGIN) go to the one running. A new leader
  *               must beat the running one again in a second round, run
  *               at once, to take over.
- *   running     the winner for FIRST_RUN calls, doubled (up to MAX_RUN)
- *               every time a round confirms it, back to FIRST_RUN when a
- *               round changes it; then the next sampling round.
+ *   running     the winner for as many calls as keep the round's cost
+ *               within OVERHEAD of the run (run_length), doubled (up to
+ *               MAX_RUN_SECONDS) every time a round confirms it; then the
+ *               next sampling round.
  * Calls that differ in count, dtype or op within a bucket re-evaluate the
  * candidates; the rounds go on while the candidates stay the same.
  *
@@ -54,19 +55,26 @@
 #define BLOCK 4
 _Static_assert(sizeof(((tcoll_adapt_state *)0)->samples[0]) == (BLOCK - 1) * sizeof(double),
                "a state holds the timed calls of one block (median3)");
-/* Runs of the winner between rounds, in calls. A round of 5 candidates
- * costs 20 calls, at most 16 of them slower than the winner: 1/8 of a first
- * run of 128, falling towards 1/256 as the winner holds. The very first
+/* Runs of the winner between rounds, in calls: long enough that a round
+ * (BLOCK calls of every candidate, from the round's own agreed times) costs
+ * at most OVERHEAD of the run beyond the winner's own calls, and at least
+ * FIRST_RUN; doubled each time a round confirms the winner, up to
+ * MAX_RUN_SECONDS of the winner's calls (so that a change of the machine is
+ * noticed within seconds) or the overhead bound if that is longer. At
+ * 8 KiB here a round of 5 candidates costs about 75 µs beyond the winner's
+ * calls (ring, recursive doubling and rabenseifner take 3-4x shm's 1.7 µs),
+ * so about 900 calls; at 16 MiB about 470 calls (2.6 s). The very first
  * round of a size only warms up (fresh buffers, cold segments: shm measured
  * 2.3x its steady time there at 128 KiB and lost to cma) and is followed by
  * a second at once. */
+#define OVERHEAD 0.05
 #define FIRST_RUN 128u
+#define MAX_RUN_SECONDS 2.0
 /* A candidate must be this much faster than the one running (the pick at
  * first) to lead: repeated rounds of two candidates within 3% of each other
  * here picked either, and switching costs a different rounding for
  * nothing. */
 #define MARGIN 0.03
-#define MAX_RUN 4096u
 
 bool tcoll__adapt_applies(const tcoll_comm *c, const tcoll_call *call, tcoll_choice_source source) {
   return c->adaptive && source != TCOLL_SOURCE_FORCED && call->bytes >= c->adaptive_min_bytes && c->size > 1;
@@ -150,6 +158,21 @@ static void prepare(const tcoll_comm *c, const tcoll_call *call, const tcoll_alg
   start_round(st);
 }
 
+/* Calls of the winner before the next round: the shortest run that keeps a
+ * round within OVERHEAD (at least FIRST_RUN), or when `confirmed`, twice
+ * the last run up to MAX_RUN_SECONDS (never below the shortest). The same
+ * on every rank: it uses only the agreed times. */
+static unsigned run_length(const tcoll_adapt_state *st, const double *agreed, int winner, bool confirmed) {
+  double extra = 0;
+  for (int i = 0; i < st->num; i++)
+    if (i != winner && isfinite(agreed[i])) extra += BLOCK * (agreed[i] - agreed[winner]); /* failed: no time */
+  const double t = agreed[winner] > 0 ? agreed[winner] : 1e-9;
+  const double shortest = fmax(FIRST_RUN, fmin(ceil(extra / (OVERHEAD * t)), 1e9));
+  if (!confirmed) return (unsigned)shortest;
+  const double longest = fmax(shortest, fmin(MAX_RUN_SECONDS / t, 1e9));
+  return (unsigned)fmin(fmax(2.0 * st->winner_calls, shortest), longest);
+}
+
 /* The end of a sampling round: agree on the times, pick the winner. */
 static tcoll_status end_round(tcoll_comm *c, const tcoll_call *call, tcoll_adapt_state *st) {
   double agreed[TCOLL_ADAPT_CANDIDATES];
@@ -173,25 +196,24 @@ static tcoll_status end_round(tcoll_comm *c, const tcoll_call *call, tcoll_adapt
   /* A round that finds a new leader is repeated at once, and the leader
    * takes over only if it beats the running one again: a single round can
    * time one candidate in the machine's other state (this VM's placement
-   * flips) and would otherwise impose a wrong winner for FIRST_RUN calls. */
+   * flips) and would otherwise impose a wrong winner for a whole run. */
   if (st->pending >= 0) {
     const int challenger = st->pending;
     st->pending = -1;
     if (!(agreed[challenger] < agreed[current] * (1 - MARGIN))) { /* not again: keep what ran */
       st->winner = current;
-      st->winner_calls = FIRST_RUN;
+      st->winner_calls = run_length(st, agreed, current, false);
       return TCOLL_OK;
     }
     TCOLL_INFO("%s of %zu bytes: %s measured faster in two rounds (%.3g us; %s: %.3g us)",
                tcoll__coll_name(call->coll), call->bytes, st->cand[challenger]->name, agreed[challenger] * 1e6,
                st->cand[current]->name, agreed[current] * 1e6);
     st->winner = challenger;
-    st->winner_calls = FIRST_RUN;
+    st->winner_calls = run_length(st, agreed, challenger, false);
     return TCOLL_OK;
   }
   if (best == current) { /* confirmed: look again less often */
-    st->winner_calls = st->winner == current ? st->winner_calls * 2 : FIRST_RUN;
-    if (st->winner_calls > MAX_RUN) st->winner_calls = MAX_RUN;
+    st->winner_calls = run_length(st, agreed, current, st->winner == current);
     st->winner = current;
     return TCOLL_OK;
   }
