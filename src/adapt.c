@@ -63,11 +63,13 @@ _Static_assert(sizeof(((tcoll_adapt_state *)0)->samples[0]) == (BLOCK - 1) * siz
  * noticed within seconds) or the overhead bound if that is longer. At
  * 8 KiB here a round of 5 candidates costs about 75 µs beyond the winner's
  * calls (ring, recursive doubling and rabenseifner take 3-4x shm's 1.7 µs),
- * so about 900 calls; at 16 MiB about 470 calls (2.6 s). The very first
+ * so about 2200 calls; at 16 MiB about 1200 calls (6.5 s). With 5% auto was
+ * 0-7% slower than shm forced at 8-32 KiB in 21-round tcoll-bench runs,
+ * whose timed calls include the first runs' rounds. The very first
  * round of a size only warms up (fresh buffers, cold segments: shm measured
  * 2.3x its steady time there at 128 KiB and lost to cma) and is followed by
  * a second at once. */
-#define OVERHEAD 0.05
+#define OVERHEAD 0.02
 #define FIRST_RUN 128u
 #define MAX_RUN_SECONDS 2.0
 /* A candidate must be this much faster than the one running (the pick at
