@@ -2,19 +2,20 @@
  * Measured choice (TCOLL_ADAPTIVE, on by default): where the cost model or
  * a tuning rule chooses, a call of at least TCOLL_ADAPTIVE_MIN_BYTES runs the
  * fastest, as measured on this job, of that pick and the model's closest
- * other candidates, not the pick as such. The model ranks well but cannot know everything the machine
- * does: on the 2-vCPU VM this was built on, the two vCPUs move between
- * "near" and "far" placements every few tens of seconds, and which
- * algorithm is fastest from 32 KiB up changes with them (shm in one, cma or
- * recursive doubling in the other, by up to 1.5x; docs/benchmarks.md). The
+ * other candidates, not the pick as such. The model ranks well but cannot
+ * know everything the machine does: on the 2-vCPU VM this was built on, the
+ * two vCPUs move between "near" and "far" placements every few tens of
+ * seconds, and which algorithm is fastest from 8 KiB up changes with them
+ * (shm in one; cma, recursive doubling, rabenseifner or ring in the other,
+ * by up to 1.5x; docs/benchmarks.md). The
  * scheme is STAR-MPI's (Faraj, Yuan, Lowenthal, ICS 2006): time the
  * candidates on live calls, keep the winner, look again now and then.
  *
  * Per collective and size bucket (2^b to 2^(b+1) bytes):
  *   candidates  the pick (the rule's or the model's), then the usable
  *               algorithms predicted within SPAN of the cheapest, at most
- *               TCOLL_ADAPT_CANDIDATES in all, one per distinct prediction
- *               (select.c, tcoll__closest_candidates)
+ *               TCOLL_ADAPT_CANDIDATES in all, one per schedule (same_as;
+ *               select.c, tcoll__closest_candidates)
  *   sampling    BLOCK calls of each candidate in turn; each rank takes the
  *               median of each candidate's calls after the first of its
  *               block; then one MPI_Allreduce (MAX) of those: a candidate
