@@ -166,10 +166,11 @@ static void prepare(const tcoll_comm *c, const tcoll_call *call, const tcoll_alg
  * the last run up to MAX_RUN_SECONDS (never below the shortest). The same
  * on every rank: it uses only the agreed times. */
 static unsigned run_length(const tcoll_adapt_state *st, const double *agreed, int winner, bool confirmed) {
+  if (!isfinite(agreed[winner])) return FIRST_RUN; /* it failed: look again soon */
+  const double t = agreed[winner] > 0 ? agreed[winner] : 1e-9;
   double extra = 0;
   for (int i = 0; i < st->num; i++)
     if (i != winner && isfinite(agreed[i])) extra += BLOCK * (agreed[i] - agreed[winner]); /* failed: no time */
-  const double t = agreed[winner] > 0 ? agreed[winner] : 1e-9;
   const double shortest = fmax(FIRST_RUN, fmin(ceil(extra / (OVERHEAD * t)), 1e9));
   if (!confirmed) return (unsigned)shortest;
   const double longest = fmax(shortest, fmin(MAX_RUN_SECONDS / t, 1e9));
@@ -181,13 +182,14 @@ static tcoll_status end_round(tcoll_comm *c, const tcoll_call *call, tcoll_adapt
   double agreed[TCOLL_ADAPT_CANDIDATES];
   const int err = MPI_Allreduce(st->sample_median, agreed, st->num, MPI_DOUBLE, MPI_MAX, c->mpi);
   if (err != MPI_SUCCESS) {
-    start_round(st); /* sample again; every rank saw the same failure or none */
+    start_round(st); /* sample again (a failure seen by some ranks only is MPI's to report) */
     return tcoll__mpi_error(err, "MPI_Allreduce(TCOLL_ADAPTIVE timings)");
   }
   const int current = st->winner >= 0 ? st->winner : 0; /* what runs: the pick at first */
-  int best = current; /* another candidate leads only by more than the noise */
-  for (int i = 0; i < st->num; i++)
-    if (i != current && agreed[i] < agreed[best] * (1 - MARGIN)) best = i;
+  int best = 0; /* the fastest, if it beats the running one by more than the noise */
+  for (int i = 1; i < st->num; i++)
+    if (agreed[i] < agreed[best]) best = i;
+  if (!(agreed[best] < agreed[current] * (1 - MARGIN))) best = current;
   st->sampling = false;
   st->done = 0;
   if (st->warm_rounds++ == 0) { /* the warm-up round: sample again at once */
@@ -245,8 +247,9 @@ tcoll_status tcoll__adapt_run(tcoll_comm *c, const tcoll_call *call, const tcoll
   tcoll_status status = (*ran)->run(c, call);
   const double seconds = MPI_Wtime() - start;
   const unsigned k = st->done % BLOCK;
-  if (k > 0) st->samples[i][k - 1] = status == TCOLL_OK ? seconds : INFINITY;
-  if (k == BLOCK - 1) st->sample_median[i] = median3(st->samples[i]);
+  if (k == 0) st->block_failed = status != TCOLL_OK; /* the warm-up call is not timed, but may fail */
+  else st->samples[i][k - 1] = status == TCOLL_OK ? seconds : INFINITY;
+  if (k == BLOCK - 1) st->sample_median[i] = st->block_failed ? INFINITY : median3(st->samples[i]);
   if (++st->done == (unsigned)(st->num * BLOCK)) {
     const tcoll_status agreed = end_round(c, call, st);
     if (status == TCOLL_OK) status = agreed;
@@ -275,7 +278,13 @@ bool tcoll__adapt_explain(const tcoll_comm *c, const tcoll_call *call, const tco
   u = tcoll__append(buf, buflen, u, "; last of %u sampling rounds (slowest rank's median call):", st->rounds);
   for (int i = 0; i < num; i++)
     u = tcoll__append(buf, buflen, u, "%s %s %.3f us", i ? "," : "", cand[i]->name, st->measured[i] * 1e6);
-  u = tcoll__append(buf, buflen, u, "\nchoice: %s (measured: the fastest of these)\n", st->cand[st->winner]->name);
+  const int running = st->winner >= 0 ? st->winner : 0;
+  if (st->pending >= 0)
+    u = tcoll__append(buf, buflen, u, "\nchoice: %s (measured; %s led the last round and is being timed again)\n",
+                      st->cand[running]->name, st->cand[st->pending]->name);
+  else
+    u = tcoll__append(buf, buflen, u, "\nchoice: %s (measured: the fastest of these, or within 3%% of it)\n",
+                      st->cand[running]->name);
   *used = u;
   return true;
 }

@@ -184,6 +184,33 @@ cleanup:
   return status;
 }
 
+/* TCOLL_ADAPTIVE and TCOLL_ADAPTIVE_MIN_BYTES, agreed by all ranks
+ * (collective): ranks that timed different calls would not all reach a
+ * sampling round's agreement, and hang. A bad or differing value fails
+ * every rank. */
+static tcoll_status read_adaptive(tcoll_comm *c) {
+  tcoll_status status = TCOLL_OK;
+  const char *adaptive = tcoll__env_get(TCOLL_ENV_TCOLL_ADAPTIVE);
+  if (strcmp(adaptive, "0") != 0 && strcmp(adaptive, "1") != 0)
+    status = tcoll__error(TCOLL_ERR_INVALID_ARG, "TCOLL_ADAPTIVE=\"%s\" is not 0 or 1", adaptive);
+  c->adaptive = adaptive[0] == '1';
+  if (status == TCOLL_OK)
+    status = tcoll__env_get_bytes(TCOLL_ENV_TCOLL_ADAPTIVE_MIN_BYTES, 0, SIZE_MAX, &c->adaptive_min_bytes);
+  /* max of each value and of its complement: a field agrees iff max == ~max(~x) */
+  uint64_t v[6] = {status != TCOLL_OK, c->adaptive, c->adaptive_min_bytes, 0, ~(uint64_t)c->adaptive,
+                   ~(uint64_t)c->adaptive_min_bytes};
+  const int err = MPI_Allreduce(MPI_IN_PLACE, v, 6, MPI_UINT64_T, MPI_MAX, c->mpi);
+  if (status != TCOLL_OK) return status;
+  if (err != MPI_SUCCESS) return tcoll__mpi_error(err, "MPI_Allreduce(TCOLL_ADAPTIVE settings)");
+  if (v[0]) return tcoll__error(TCOLL_ERR_INVALID_ARG, "TCOLL_ADAPTIVE or TCOLL_ADAPTIVE_MIN_BYTES is invalid on "
+                                                      "another rank");
+  if (v[1] != ~v[4] || v[2] != ~v[5])
+    return tcoll__error(TCOLL_ERR_INVALID_ARG,
+                        "TCOLL_ADAPTIVE or TCOLL_ADAPTIVE_MIN_BYTES differs between ranks (this rank: %d, %zu)",
+                        (int)c->adaptive, c->adaptive_min_bytes);
+  return TCOLL_OK;
+}
+
 tcoll_status tcoll_comm_create(MPI_Comm comm, tcoll_comm **out) {
   tcoll_status status = TCOLL_OK;
   tcoll_comm *c = NULL;
@@ -228,15 +255,7 @@ tcoll_status tcoll_comm_create(MPI_Comm comm, tcoll_comm **out) {
     goto cleanup;
   }
   c->check_args = check[0] == '1';
-  const char *adaptive = tcoll__env_get(TCOLL_ENV_TCOLL_ADAPTIVE);
-  if (strcmp(adaptive, "0") != 0 && strcmp(adaptive, "1") != 0) {
-    status = tcoll__error(TCOLL_ERR_INVALID_ARG, "TCOLL_ADAPTIVE=\"%s\" is not 0 or 1", adaptive);
-    goto cleanup;
-  }
-  c->adaptive = adaptive[0] == '1';
-  if ((status = tcoll__env_get_bytes(TCOLL_ENV_TCOLL_ADAPTIVE_MIN_BYTES, 0, SIZE_MAX, &c->adaptive_min_bytes)) !=
-      TCOLL_OK)
-    goto cleanup;
+  if ((status = read_adaptive(c)) != TCOLL_OK) goto cleanup;
   if ((status = tcoll__adapt_setup(c)) != TCOLL_OK) goto cleanup;
   const char *tuning = tcoll__env_get(TCOLL_ENV_TCOLL_TUNING_FILE);
   if (tuning[0] && (status = tcoll_comm_load_tuning(c, tuning)) != TCOLL_OK) goto cleanup;

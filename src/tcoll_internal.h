@@ -195,10 +195,10 @@ typedef struct {
   tcoll_dtype dtype;
   tcoll_op op;
   int num;
-  const struct tcoll_algorithm *cand[TCOLL_ADAPT_CANDIDATES]; /* cheapest predicted first */
-  double predicted[TCOLL_ADAPT_CANDIDATES];
+  const struct tcoll_algorithm *cand[TCOLL_ADAPT_CANDIDATES]; /* the pick first */
   double samples[TCOLL_ADAPT_CANDIDATES][3]; /* this rank's timed calls of the round (adapt.c BLOCK - 1) */
   double sample_median[TCOLL_ADAPT_CANDIDATES];
+  bool block_failed; /* the current block's untimed first call failed */
   double measured[TCOLL_ADAPT_CANDIDATES]; /* last round: the slowest rank's median call */
   int winner;             /* index into cand; -1 until a round has ended */
   int pending;            /* a new leader waiting for a second round to agree, or -1 */
