@@ -88,9 +88,8 @@ bool tcoll__adapt_applies(const tcoll_comm *c, const tcoll_call *call, tcoll_cho
  * preferred's (a rule's hierarchical on one node is shm). */
 static int candidates(const tcoll_comm *c, const tcoll_call *call, const tcoll_algorithm *preferred,
                       const tcoll_algorithm **cand) {
-  double predicted[TCOLL_ADAPT_CANDIDATES + 1];
   const tcoll_algorithm *closest[TCOLL_ADAPT_CANDIDATES + 1];
-  const size_t n = tcoll__closest_candidates(c, call, SPAN, closest, predicted, TCOLL_ADAPT_CANDIDATES + 1);
+  const size_t n = tcoll__closest_candidates(c, call, SPAN, closest, TCOLL_ADAPT_CANDIDATES + 1);
   const tcoll_algorithm *preferred_runs = preferred->same_as ? preferred->same_as(c) : NULL;
   int num = 0;
   cand[num++] = preferred;

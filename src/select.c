@@ -131,7 +131,7 @@ tcoll_status tcoll__select(tcoll_comm *c, const tcoll_call *call, const tcoll_al
 }
 
 size_t tcoll__closest_candidates(const tcoll_comm *c, const tcoll_call *call, double span,
-                                 const tcoll_algorithm **out, double *predicted, size_t max) {
+                                 const tcoll_algorithm **out, size_t max) {
   candidate cand[MAX_CANDIDATES];
   const size_t n = evaluate(c, call, cand);
   const int best = cheapest(cand, n);
@@ -151,8 +151,7 @@ size_t tcoll__closest_candidates(const tcoll_comm *c, const tcoll_call *call, do
     bool other_usable = false;
     for (size_t k = 0; same && k < n; k++) other_usable |= cand[k].alg == same && cand[k].usable;
     if (other_usable) continue;
-    out[num] = cand[next].alg;
-    predicted[num++] = cand[next].seconds;
+    out[num++] = cand[next].alg;
   }
   return num;
 }

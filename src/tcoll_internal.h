@@ -406,7 +406,7 @@ void tcoll__explain(const tcoll_comm *c, const tcoll_call *call, char *buf, size
  * cheapest one's, cheapest first, at most max, leaving out one that runs
  * another's schedule (same_as). Returns how many. */
 size_t tcoll__closest_candidates(const tcoll_comm *c, const tcoll_call *call, double span,
-                                 const struct tcoll_algorithm **out, double *predicted, size_t max);
+                                 const struct tcoll_algorithm **out, size_t max);
 /* snprintf that appends at buf + used and never overruns; returns the new
  * used length. */
 size_t tcoll__append(char *buf, size_t buflen, size_t used, const char *fmt, ...)
