@@ -462,7 +462,7 @@ static int validate(tcoll_comm *c, const options *o, const bench_params *bp, tun
     params.deadline = t_start + limit;
     const int n = bench_time(c, &params, v, nv, usable, (size_t)s->bytes, send, recv, &l, t);
     /* what auto runs with the file loaded (the same on every rank), named
-     * after the timing: from 16 KiB it may have moved off the rule's pick
+     * after the timing: from 8 KiB it may have moved off the rule's pick
      * while it was timed (TCOLL_ADAPTIVE) */
     tcoll_comm_set_algorithm(c, cr->coll, NULL);
     bench_run_once(c, &v[cr->nalgs], bp, send, recv, &l);
