@@ -191,6 +191,16 @@ static tcoll_status end_round(tcoll_comm *c, const tcoll_call *call, tcoll_adapt
   if (!(agreed[best] < agreed[current] * (1 - MARGIN))) best = current;
   st->sampling = false;
   st->done = 0;
+  if (tcoll__log_threshold >= TCOLL_LOG_TRACE) { /* every round's agreed times */
+    char times[TCOLL_ADAPT_CANDIDATES * 48];
+    size_t u = 0;
+    for (int i = 0; i < st->num; i++)
+      u = tcoll__append(times, sizeof times, u, "%s %s %.3g us", i ? "," : "", st->cand[i]->name, agreed[i] * 1e6);
+    TCOLL_LOG(TCOLL_LOG_TRACE, "%s of %zu bytes: %s round:%s; running %s",
+               tcoll__coll_name(call->coll), call->bytes,
+               st->warm_rounds == 0 ? "warm-up" : (st->pending >= 0 ? "confirmation" : "sampling"), times,
+               st->cand[current]->name);
+  }
   if (st->warm_rounds++ == 0) { /* the warm-up round: sample again at once */
     start_round(st);
     return TCOLL_OK;

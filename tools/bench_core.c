@@ -300,6 +300,15 @@ int bench_time(tcoll_comm *c, const bench_params *p, const bench_variant *v, int
       if (!usable[k]) continue;
       if (!bench_is_mpi(&v[k])) tcoll_comm_set_algorithm(c, v[k].coll, v[k].algo);
       MPI_Barrier(MPI_COMM_WORLD);
+      /* One untimed call first: the rounds interleave the variants, so
+       * each batch would otherwise begin with the first call after another
+       * variant's, in caches and buffers that variant left behind. From
+       * 1 MiB a batch is a single call, and that first call took up to 1.4x
+       * the time of the next ones here (recursive doubling at 2 MiB): the
+       * table would rank the algorithms by how they recover from each
+       * other, not by what a loop of one collective gets (what OSU's and
+       * nccl-tests' loops measure, and what the automatic choice times). */
+      bench_run_once(c, &v[k], p, send, recv, l);
       double t0 = MPI_Wtime();
       for (int i = 0; i < iters; i++) {
         if (p->sync) MPI_Barrier(MPI_COMM_WORLD);

@@ -242,6 +242,15 @@ static int measure_size(tcoll_comm *c, const bench_params *bp0, tune_coll_result
     v[k] = (bench_variant){cr->coll, k < cr->nalgs ? cr->names[k] : "mpi"};
     char why[192] = "";
     if (k == cr->nalgs && bench_mpi_unavailable(bp, cr->coll, l.count)) continue;
+    /* an algorithm that runs another's schedule in this job (hierarchical
+     * on one node is shm) is that one: timing it twice only lets noise
+     * pick between two names for the same code */
+    const tcoll_algorithm *alg = k < cr->nalgs ? tcoll__algorithm_find(cr->coll, v[k].algo) : NULL;
+    const tcoll_algorithm *same = alg && alg->same_as ? alg->same_as(c) : NULL;
+    if (same) {
+      if (!cr->why_not[k][0]) snprintf(cr->why_not[k], sizeof cr->why_not[k], "runs %s's schedule in this job", same->name);
+      continue;
+    }
     if (k < cr->nalgs) tcoll_comm_set_algorithm(c, cr->coll, v[k].algo);
     long wrong = bench_check_variant(c, &v[k], bp, send, recv, &l, why, sizeof why);
     if (wrong > 0) {
