@@ -16,17 +16,18 @@
  *               algorithms predicted within SPAN of the cheapest, at most
  *               TCOLL_ADAPT_CANDIDATES in all, one per schedule (same_as;
  *               select.c, tcoll__closest_candidates)
- *   sampling    BLOCK calls of each candidate in turn; each rank takes the
+ *   a round     BLOCK calls of each candidate in turn; each rank takes the
  *               median of each candidate's calls after the first of its
  *               block; then one MPI_Allreduce (MAX) of those: a candidate
- *               is as fast as its slowest rank. The fastest leads; ties
- *               (within MARGIN) go to the one running. A new leader
- *               must beat the running one again in a second round, run
- *               at once, to take over.
- *   running     the winner for as many calls as keep the round's cost
+ *               is as fast as its slowest rank
+ *   a look      LOOK_ROUNDS rounds back to back; a candidate's time is the
+ *               better of its rounds' times. The fastest wins if it beats
+ *               the one running by MARGIN; otherwise (ties) the one
+ *               running stays.
+ *   running     the winner for as many calls as keep the look's cost
  *               within OVERHEAD of the run (run_length), doubled (up to
- *               MAX_RUN_SECONDS) every time a round confirms it; then the
- *               next sampling round.
+ *               MAX_RUN_SECONDS) every time a look keeps it; then the
+ *               next look.
  * Calls that differ in count, dtype or op within a bucket re-evaluate the
  * candidates; the rounds go on while the candidates stay the same.
  *
@@ -56,28 +57,33 @@
 #define BLOCK 4
 _Static_assert(sizeof(((tcoll_adapt_state *)0)->samples[0]) == (BLOCK - 1) * sizeof(double),
                "a state holds the timed calls of one block (median3)");
-/* Runs of the winner between rounds, in calls: long enough that a round
- * (BLOCK calls of every candidate, from the round's own agreed times) costs
- * at most OVERHEAD of the run beyond the winner's own calls, and at least
- * FIRST_RUN; doubled each time a round confirms the winner, up to
+/* Runs of the winner between looks, in calls: long enough that a look
+ * (LOOK_ROUNDS x BLOCK calls of every candidate, priced from the look's
+ * times, and its agreements) costs at most OVERHEAD of the run beyond the
+ * winner's own calls, and at least FIRST_RUN; doubled each time a look
+ * keeps the winner, up to
  * MAX_RUN_SECONDS of the winner's calls (so that a change of the machine is
  * noticed within seconds) or the overhead bound if that is longer. At
  * 8 KiB here a round of 5 candidates costs about 75 µs beyond the winner's
  * calls (ring, recursive doubling and rabenseifner take 3-4x shm's 1.7 µs),
- * so about 2200 calls; at 16 MiB about 1200 calls (6.5 s). With 5% auto was
- * 0-7% slower than shm forced at 8-32 KiB in 21-round tcoll-bench runs,
- * whose timed calls include the first runs' rounds. The very first
- * round of a size only warms up (fresh buffers, cold segments: shm measured
- * 2.3x its steady time there at 128 KiB and lost to cma) and is followed by
- * a second at once. */
-#define OVERHEAD 0.02
+ * so a look about 150 µs and a run about 8800 calls (15 ms); at 16 MiB
+ * about 128 calls. With 5% auto was 0-7% slower than shm forced at 8-32 KiB
+ * in 21-round tcoll-bench runs, whose timed calls include the first runs'
+ * rounds; 1% leaves most of tcoll-tune's 5% line to the choice. The very
+ * first round of a size only warms up (fresh buffers, cold segments: shm
+ * measured 2.3x its steady time there at 128 KiB and lost to cma) and is
+ * followed by a look at once. */
+#define OVERHEAD 0.01
 #define FIRST_RUN 128u
 #define MAX_RUN_SECONDS 2.0
 /* A candidate must be this much faster than the one running (the pick at
- * first) to lead: repeated rounds of two candidates within 3% of each other
+ * first) to take over: repeated rounds of two candidates within 3% of each other
  * here picked either, and switching costs a different rounding for
  * nothing. */
 #define MARGIN 0.03
+/* Rounds per look: two, so that one round's outlier does not decide (the
+ * noise here only ever slows a call down; end_round). */
+#define LOOK_ROUNDS 2
 
 bool tcoll__adapt_applies(const tcoll_comm *c, const tcoll_call *call, tcoll_choice_source source) {
   return c->adaptive && source != TCOLL_SOURCE_FORCED && call->bytes >= c->adaptive_min_bytes && c->size > 1;
@@ -153,23 +159,28 @@ static void prepare(const tcoll_comm *c, const tcoll_call *call, const tcoll_alg
   st->num = num;
   memcpy(st->cand, cand, sizeof cand[0] * (size_t)num);
   st->winner = -1;
-  st->pending = -1;
+  st->second_round = false;
+  st->sample_median[num] = 0;
+  st->agree_seconds = 0;
   st->rounds = 0;
   st->warm_rounds = 0;
   st->winner_calls = FIRST_RUN;
   start_round(st);
 }
 
-/* Calls of the winner before the next round: the shortest run that keeps a
- * round within OVERHEAD (at least FIRST_RUN), or when `confirmed`, twice
+/* Calls of the winner before the next look: the shortest run that keeps a
+ * look within OVERHEAD (at least FIRST_RUN), or when `confirmed`, twice
  * the last run up to MAX_RUN_SECONDS (never below the shortest). The same
  * on every rank: it uses only the agreed times. */
 static unsigned run_length(const tcoll_adapt_state *st, const double *agreed, int winner, bool confirmed) {
   if (!isfinite(agreed[winner])) return FIRST_RUN; /* it failed: look again soon */
   const double t = agreed[winner] > 0 ? agreed[winner] : 1e-9;
-  double extra = 0;
+  /* the round's agreement counts too: below 8 KiB here one MPI_Allreduce
+   * of the times (0.5-0.8 us) is as long as the candidates' extra calls */
+  double extra = st->agree_seconds;
   for (int i = 0; i < st->num; i++)
     if (i != winner && isfinite(agreed[i])) extra += BLOCK * (agreed[i] - agreed[winner]); /* failed: no time */
+  extra *= LOOK_ROUNDS;
   const double shortest = fmax(FIRST_RUN, fmin(ceil(extra / (OVERHEAD * t)), 1e9));
   if (!confirmed) return (unsigned)shortest;
   const double longest = fmax(shortest, fmin(MAX_RUN_SECONDS / t, 1e9));
@@ -178,61 +189,63 @@ static unsigned run_length(const tcoll_adapt_state *st, const double *agreed, in
 
 /* The end of a sampling round: agree on the times, pick the winner. */
 static tcoll_status end_round(tcoll_comm *c, const tcoll_call *call, tcoll_adapt_state *st) {
-  double agreed[TCOLL_ADAPT_CANDIDATES];
-  const int err = MPI_Allreduce(st->sample_median, agreed, st->num, MPI_DOUBLE, MPI_MAX, c->mpi);
+  double agreed[TCOLL_ADAPT_CANDIDATES + 1];
+  /* the last agreement's time rides along with the candidates' times, so
+   * that every rank charges the same cost for it (run_length) */
+  const double start = MPI_Wtime();
+  const int err = MPI_Allreduce(st->sample_median, agreed, st->num + 1, MPI_DOUBLE, MPI_MAX, c->mpi);
+  st->sample_median[st->num] = MPI_Wtime() - start;
   if (err != MPI_SUCCESS) {
     start_round(st); /* sample again (a failure seen by some ranks only is MPI's to report) */
     return tcoll__mpi_error(err, "MPI_Allreduce(TCOLL_ADAPTIVE timings)");
   }
+  /* agreed[num] is the previous round's agreement: none before the
+   * warm-up round, a cold first MPI_Allreduce in the round after it */
+  if (st->warm_rounds >= 2)
+    st->agree_seconds = st->agree_seconds > 0 ? fmin(st->agree_seconds, agreed[st->num]) : agreed[st->num];
   const int current = st->winner >= 0 ? st->winner : 0; /* what runs: the pick at first */
-  int best = 0; /* the fastest, if it beats the running one by more than the noise */
-  for (int i = 1; i < st->num; i++)
-    if (agreed[i] < agreed[best]) best = i;
-  if (!(agreed[best] < agreed[current] * (1 - MARGIN))) best = current;
   st->sampling = false;
   st->done = 0;
+  const char *kind = st->warm_rounds == 0 ? "warm-up" : st->second_round ? "second" : "first";
   if (tcoll__log_threshold >= TCOLL_LOG_TRACE) { /* every round's agreed times */
     char times[TCOLL_ADAPT_CANDIDATES * 48];
     size_t u = 0;
     for (int i = 0; i < st->num; i++)
       u = tcoll__append(times, sizeof times, u, "%s %s %.3g us", i ? "," : "", st->cand[i]->name, agreed[i] * 1e6);
-    TCOLL_LOG(TCOLL_LOG_TRACE, "%s of %zu bytes: %s round:%s; running %s",
-               tcoll__coll_name(call->coll), call->bytes,
-               st->warm_rounds == 0 ? "warm-up" : (st->pending >= 0 ? "confirmation" : "sampling"), times,
-               st->cand[current]->name);
+    TCOLL_LOG(TCOLL_LOG_TRACE, "%s of %zu bytes: %s round:%s; running %s", tcoll__coll_name(call->coll),
+              call->bytes, kind, times, st->cand[current]->name);
   }
   if (st->warm_rounds++ == 0) { /* the warm-up round: sample again at once */
     start_round(st);
     return TCOLL_OK;
   }
-  memcpy(st->measured, agreed, sizeof agreed[0] * (size_t)st->num);
   st->rounds++;
-  /* A round that finds a new leader is repeated at once, and the leader
-   * takes over only if it beats the running one again: a single round can
-   * time one candidate in the machine's other state (this VM's placement
-   * flips) and would otherwise impose a wrong winner for a whole run. */
-  if (st->pending >= 0) {
-    const int challenger = st->pending;
-    st->pending = -1;
-    if (!(agreed[challenger] < agreed[current] * (1 - MARGIN))) { /* not again: keep what ran */
-      st->winner = current;
-      st->winner_calls = run_length(st, agreed, current, false);
-      return TCOLL_OK;
-    }
-    TCOLL_INFO("%s of %zu bytes: %s measured faster in two rounds (%.3g us; %s: %.3g us)",
-               tcoll__coll_name(call->coll), call->bytes, st->cand[challenger]->name, agreed[challenger] * 1e6,
-               st->cand[current]->name, agreed[current] * 1e6);
-    st->winner = challenger;
-    st->winner_calls = run_length(st, agreed, challenger, false);
+  if (!st->second_round) { /* the first of a look's two rounds */
+    memcpy(st->first_round, agreed, sizeof agreed[0] * (size_t)st->num);
+    st->second_round = true;
+    start_round(st);
     return TCOLL_OK;
   }
-  if (best == current) { /* confirmed: look again less often */
-    st->winner_calls = run_length(st, agreed, current, st->winner == current);
-    st->winner = current;
-    return TCOLL_OK;
-  }
-  st->pending = best;
-  start_round(st);
+  st->second_round = false;
+  /* A look is two rounds back to back, and a candidate's time is the
+   * better of its two: the noise here is one-sided (a preemption, the
+   * other tenant, a placement flip in the middle of a round only slow a
+   * call down), and a single round's outlier (recursive doubling at
+   * 56 us among 33-39 us at 128 KiB) would otherwise cost a whole run of
+   * the wrong winner. */
+  double *est = st->measured;
+  for (int i = 0; i < st->num; i++) /* a failure in either round: failed */
+    est[i] = isfinite(st->first_round[i]) && isfinite(agreed[i]) ? fmin(st->first_round[i], agreed[i]) : INFINITY;
+  int best = current; /* the fastest, if it beats the running one by more than the noise */
+  for (int i = 0; i < st->num; i++)
+    if (est[i] < est[best]) best = i;
+  if (!(est[best] < est[current] * (1 - MARGIN))) best = current;
+  if (best != current)
+    TCOLL_INFO("%s of %zu bytes: %s measured faster (%.3g us; %s: %.3g us)", tcoll__coll_name(call->coll),
+               call->bytes, st->cand[best]->name, est[best] * 1e6, st->cand[current]->name, est[current] * 1e6);
+  /* kept: look again less often; new: soon */
+  st->winner_calls = run_length(st, est, best, best == current && st->winner == current);
+  st->winner = best;
   return TCOLL_OK;
 }
 
@@ -276,7 +289,7 @@ bool tcoll__adapt_explain(const tcoll_comm *c, const tcoll_call *call, const tco
                     cand[0]->name, preferred_by);
   for (int i = 1; i < num; i++) u = tcoll__append(buf, buflen, u, "%s %s", i > 1 ? "," : "", cand[i]->name);
   const tcoll_adapt_state *st = state_of(c, call);
-  const bool measured = st && st->rounds > 0 && st->count == call->count && st->dtype == call->dtype &&
+  const bool measured = st && st->winner >= 0 && st->count == call->count && st->dtype == call->dtype &&
                         st->op == call->op && st->num == num &&
                         memcmp(st->cand, cand, sizeof cand[0] * (size_t)num) == 0;
   if (!measured) {
@@ -284,16 +297,12 @@ bool tcoll__adapt_explain(const tcoll_comm *c, const tcoll_call *call, const tco
     *used = u;
     return false;
   }
-  u = tcoll__append(buf, buflen, u, "; last of %u sampling rounds (slowest rank's median call):", st->rounds);
+  u = tcoll__append(buf, buflen, u, "; the last look (%u sampling rounds so far), each the better of two rounds' "
+                    "slowest-rank median call:", st->rounds);
   for (int i = 0; i < num; i++)
     u = tcoll__append(buf, buflen, u, "%s %s %.3f us", i ? "," : "", cand[i]->name, st->measured[i] * 1e6);
-  const int running = st->winner >= 0 ? st->winner : 0;
-  if (st->pending >= 0)
-    u = tcoll__append(buf, buflen, u, "\nchoice: %s (measured; %s led the last round and is being timed again)\n",
-                      st->cand[running]->name, st->cand[st->pending]->name);
-  else
-    u = tcoll__append(buf, buflen, u, "\nchoice: %s (measured: the fastest of these, or within 3%% of it)\n",
-                      st->cand[running]->name);
+  u = tcoll__append(buf, buflen, u, "\nchoice: %s (measured: the fastest of these, or within 3%% of it)\n",
+                    st->cand[st->winner]->name);
   *used = u;
   return true;
 }

@@ -197,11 +197,14 @@ typedef struct {
   int num;
   const struct tcoll_algorithm *cand[TCOLL_ADAPT_CANDIDATES]; /* the pick first */
   double samples[TCOLL_ADAPT_CANDIDATES][3]; /* this rank's timed calls of the round (adapt.c BLOCK - 1) */
-  double sample_median[TCOLL_ADAPT_CANDIDATES];
+  /* this rank's median call per candidate, then its last agreement's time */
+  double sample_median[TCOLL_ADAPT_CANDIDATES + 1];
+  double agree_seconds; /* the agreed time of the rounds' MPI_Allreduce (the slowest rank's last) */
   bool block_failed; /* the current block's untimed first call failed */
-  double measured[TCOLL_ADAPT_CANDIDATES]; /* last round: the slowest rank's median call */
-  int winner;             /* index into cand; -1 until a round has ended */
-  int pending;            /* a new leader waiting for a second round to agree, or -1 */
+  double first_round[TCOLL_ADAPT_CANDIDATES]; /* the agreed times of the current look's first round */
+  double measured[TCOLL_ADAPT_CANDIDATES]; /* last look: the better of its rounds' agreed times */
+  int winner;             /* index into cand; -1 until a look has ended */
+  bool second_round;      /* the next round to end is a look's second */
   bool sampling;          /* in a sampling round (else running the winner) */
   unsigned done;          /* calls in the current round or run of the winner */
   unsigned winner_calls;  /* length of the current run of the winner */

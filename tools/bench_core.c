@@ -317,9 +317,22 @@ int bench_time(tcoll_comm *c, const bench_params *p, const bench_variant *v, int
       double mine = (MPI_Wtime() - t0) / iters, slowest;
       MPI_Allreduce(&mine, &slowest, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
       t[k * p->rounds + r] = slowest;
+      if (p->auto_ran && bench_is_auto(&v[k])) p->auto_ran[r] = tcoll_last_algorithm(c, v[k].coll);
     }
   }
   return p->rounds;
+}
+
+const char *bench_majority(const char *const *ran, int n, int *count) {
+  const char *best = NULL;
+  *count = 0;
+  for (int i = 0; i < n; i++) {
+    if (!ran[i]) continue;
+    int same = 0;
+    for (int j = 0; j < n; j++) same += ran[j] && strcmp(ran[i], ran[j]) == 0;
+    if (same > *count) best = ran[i], *count = same;
+  }
+  return best;
 }
 
 void bench_sort(double *x, int n) { qsort(x, (size_t)n, sizeof *x, cmp_double); }

@@ -37,7 +37,15 @@ typedef struct {
    * a fixed or merely rotated order always gives a variant the same
    * predecessor */
   int shuffle;
+  /* when not NULL, [rounds]: the algorithm the automatic choice ran in the
+   * last call of each round's batch (it may change while it is timed:
+   * TCOLL_ADAPTIVE) */
+  const char **auto_ran;
 } bench_params;
+
+/* The name that occurs most often in ran[0, n) (NULL entries skipped),
+ * and in *count how often; NULL if none. */
+const char *bench_majority(const char *const *ran, int n, int *count);
 
 /* Most variants bench_time shuffles (tcoll-bench and tcoll-tune stay far below). */
 #define BENCH_MAX_VARIANTS 64

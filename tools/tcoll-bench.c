@@ -330,20 +330,31 @@ static bench_params params_of(const options *o) {
                         .shuffle = 1};
 }
 
-/* Times the usable rows' variants (bench_time) and fills median, min, p99. */
-static int time_rows(tcoll_comm *c, const bench_params *p, const bench_variant *v, int nv, row **rows, size_t bytes,
-                     void *send, void *recv, const bench_layout *l) {
+/* Times the usable rows' variants (bench_time) and fills median, min, p99.
+ * The automatic choice may change while it runs (TCOLL_ADAPTIVE): its row
+ * names the algorithm that ran the most rounds' batches (their last call),
+ * with how many when that is not all of them. */
+static int time_rows(tcoll_comm *c, const bench_params *p0, const bench_variant *v, int nv, row **rows,
+                     size_t bytes, void *send, void *recv, const bench_layout *l) {
   int usable[MAX_VARIANTS];
+  bench_params params = *p0;
+  const bench_params *p = &params;
   double *t = malloc(sizeof(double) * (size_t)p->rounds * (size_t)nv);
-  if (!t) return -1;
+  params.auto_ran = calloc((size_t)p->rounds, sizeof *params.auto_ran);
+  if (!t || !params.auto_ran) return free(t), free(params.auto_ran), -1;
   for (int k = 0; k < nv; k++) usable[k] = rows[k]->usable;
   bench_time(c, p, v, nv, usable, bytes, send, recv, l, t);
   for (int k = 0; k < nv; k++) {
     if (!usable[k]) continue;
     bench_sort(t + k * p->rounds, p->rounds);
     bench_stats(t + k * p->rounds, p->rounds, &rows[k]->min, &rows[k]->med, &rows[k]->p99);
+    int held = 0;
+    const char *ran = bench_is_auto(&v[k]) ? bench_majority(params.auto_ran, p->rounds, &held) : NULL;
+    if (ran && held == p->rounds) snprintf(rows[k]->algo, sizeof rows[k]->algo, "auto:%s", ran);
+    else if (ran) snprintf(rows[k]->algo, sizeof rows[k]->algo, "auto:%s(%d/%d)", ran, held, p->rounds);
   }
   free(t);
+  free(params.auto_ran);
   return 0;
 }
 
@@ -392,15 +403,6 @@ static int bench_size(tcoll_comm *c, const options *o, const bench_variant *v, i
     }
   }
   if (time_rows(c, &bp, v, nv, rows, bench_layout_bytes(&l, es), send, recv, &l) != 0) return -1;
-  /* The automatic choice may change while it runs (TCOLL_ADAPTIVE): name
-   * the algorithm it ran last, the one the timed calls settled on. */
-  for (int k = 0; k < nv; k++) {
-    if (!rows[k]->usable || v[k].algo) continue;
-    tcoll_comm_set_algorithm(c, coll, NULL);
-    bench_run_once(c, &v[k], &bp, send, recv, &l);
-    const char *ran = tcoll_last_algorithm(c, coll);
-    if (ran) snprintf(rows[k]->algo, sizeof rows[k]->algo, "auto:%s", ran);
-  }
   const double copy_bw = o->link_gbps > 0 ? 0 : bench_copy_bandwidth(recv, send, rows[0]->bytes);
   double mpi_med = 0;
   for (int k = 0; k < nv; k++)

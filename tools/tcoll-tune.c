@@ -455,7 +455,14 @@ static int validate(tcoll_comm *c, const options *o, const bench_params *bp, tun
     ck->bytes = s->bytes;
     ck->call_bytes = s->call_bytes;
     ck->fastest = -1;
-    if (!fits(1.2 * s->seconds, limit)) continue;
+    /* twice the sweep's rounds: the verdict is a 5% line, and between
+     * two runs of one algorithm the median of 11 per-round ratios here
+     * spread by +-5% (placement flips, other tenants); 22 halve the
+     * variance */
+    bench_params params = *bp;
+    params.rounds = 2 * bp->rounds < TUNE_MAX_ROUNDS ? 2 * bp->rounds : TUNE_MAX_ROUNDS;
+    params.deadline = t_start + limit;
+    if (!fits(1.2 * s->seconds * params.rounds / bp->rounds, limit)) continue;
     progress("validate", cr->coll, s->bytes, o->budget);
     const bench_layout l = bench_layout_for(cr->coll, (size_t)s->bytes, es);
     bench_variant v[TUNE_MAX_VARIANTS];
@@ -465,22 +472,22 @@ static int validate(tcoll_comm *c, const options *o, const bench_params *bp, tun
       v[k] = (bench_variant){cr->coll, k < cr->nalgs ? cr->names[k] : NULL};
       usable[k] = k == cr->nalgs || s->ran[k];
     }
-    double *t = malloc(sizeof(double) * (size_t)bp->rounds * (size_t)nv);
+    double *t = malloc(sizeof(double) * (size_t)params.rounds * (size_t)nv);
+    const char *auto_ran[TUNE_MAX_ROUNDS] = {NULL};
     if (!t) return -1;
-    bench_params params = *bp;
-    params.deadline = t_start + limit;
+    params.auto_ran = auto_ran;
     const int n = bench_time(c, &params, v, nv, usable, (size_t)s->bytes, send, recv, &l, t);
-    /* what auto runs with the file loaded (the same on every rank), named
-     * after the timing: from 8 KiB it may have moved off the rule's pick
-     * while it was timed (TCOLL_ADAPTIVE) */
-    tcoll_comm_set_algorithm(c, cr->coll, NULL);
-    bench_run_once(c, &v[cr->nalgs], bp, send, recv, &l);
-    const char *ran = tcoll_last_algorithm(c, cr->coll);
+    /* what auto ran with the file loaded (the same on every rank): from
+     * 8 KiB it may move off the rule's pick while it is timed
+     * (TCOLL_ADAPTIVE), so the one that ran the most rounds, and in how
+     * many */
+    const char *ran = bench_majority(auto_ran, n, &ck->auto_held);
+    ck->auto_rounds = n;
     snprintf(ck->auto_alg, sizeof ck->auto_alg, "%s", ran ? ran : "?");
     double mn, p99, med, sorted[TUNE_MAX_ROUNDS];
     for (int k = 0; k < nv; k++) {
       if (!usable[k]) continue;
-      memcpy(sorted, t + k * bp->rounds, sizeof(double) * (size_t)n);
+      memcpy(sorted, t + k * params.rounds, sizeof(double) * (size_t)n);
       bench_sort(sorted, n);
       bench_stats(sorted, n, &mn, &med, &p99);
       if (k == cr->nalgs) ck->auto_med = med;
@@ -493,7 +500,7 @@ static int validate(tcoll_comm *c, const options *o, const bench_params *bp, tun
      * few tens of seconds, moving medians by up to 2x at 4 MiB and more)
      * cancels out, where it skews the ratio of two medians. */
     if (ck->fastest >= 0) {
-      for (int r = 0; r < n; r++) sorted[r] = t[cr->nalgs * bp->rounds + r] / t[ck->fastest * bp->rounds + r];
+      for (int r = 0; r < n; r++) sorted[r] = t[cr->nalgs * params.rounds + r] / t[ck->fastest * params.rounds + r];
       bench_sort(sorted, n);
       bench_stats(sorted, n, &mn, &ck->paired_ratio, &p99);
     }

@@ -39,7 +39,8 @@ typedef struct {
 typedef struct {
   double bytes, call_bytes;
   bool done;
-  char auto_alg[64];
+  char auto_alg[64];      /* the algorithm auto ran in the most rounds */
+  int auto_held, auto_rounds; /* in how many of how many rounds */
   double auto_med;
   double auto_forced_med; /* the algorithm auto ran, forced (0: not measured) */
   int fastest; /* algorithm index */
