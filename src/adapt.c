@@ -16,20 +16,20 @@
  *               algorithms predicted within SPAN of the cheapest, at most
  *               TCOLL_ADAPT_CANDIDATES in all, one per schedule (same_as;
  *               select.c, tcoll__closest_candidates)
- *   a round     BLOCK calls of each candidate in turn; each rank takes the
- *               median of each candidate's calls after the first of its
- *               block; then one MPI_Allreduce (MAX) of those: a candidate
- *               is as fast as its slowest rank
- *   a look      LOOK_ROUNDS rounds back to back; a candidate's time is the
- *               better of its rounds' times. The fastest wins if it beats
- *               the one running by MARGIN; otherwise (ties) the one
- *               running stays.
+ *   a round     BLOCK calls of each candidate in turn, the first of each
+ *               block untimed
+ *   a look      LOOK_ROUNDS rounds back to back; each rank takes the median
+ *               of each candidate's timed calls in the look, then one
+ *               MPI_Allreduce (MAX) of those: a candidate is as fast as its
+ *               slowest rank. The fastest wins if it beats the one running
+ *               by MARGIN; otherwise (ties) the one running stays.
  *   running     the winner for as many calls as keep the look's cost
  *               within OVERHEAD of the run (run_length), doubled (up to
  *               MAX_RUN_SECONDS) every time a look keeps it; then the
  *               next look.
+ * The first round for a size only warms up and is not timed.
  * Calls that differ in count, dtype or op within a bucket re-evaluate the
- * candidates; the rounds go on while the candidates stay the same.
+ * candidates; the looks go on while the candidates stay the same.
  *
  * Every rank makes the same calls in the same order, so the counters, the
  * agreed times and thus every choice are identical on all ranks: a call
@@ -52,11 +52,16 @@
 /* Calls of each candidate per round, back to back: the first only warms it
  * up (after another algorithm its caches and the ranks' skew are not those
  * of a loop of its own calls, and it took up to 2x the steady time at
- * 256 KiB here); the median of the other three is its time, robust to one
- * preemption on this shared machine. */
+ * 256 KiB here). */
 #define BLOCK 4
-_Static_assert(sizeof(((tcoll_adapt_state *)0)->samples[0]) == (BLOCK - 1) * sizeof(double),
-               "a state holds the timed calls of one block (median3)");
+/* Rounds per look. A candidate's time is the median of its 2 x 3 timed
+ * calls, spread over two rounds so that a change of the machine in the
+ * middle of a look (this VM's placement flips) hits every candidate alike,
+ * and one preempted call or one slow round does not decide: with one round
+ * and the median of 3, a single round with recursive doubling at 56 us
+ * among its 33-39 us at 128 KiB imposed shm (43 us) for a whole run. */
+#define LOOK_ROUNDS 2
+_Static_assert(TCOLL_ADAPT_SAMPLES == LOOK_ROUNDS * (BLOCK - 1), "a state holds the timed calls of one look");
 /* Runs of the winner between looks, in calls: long enough that a look
  * (LOOK_ROUNDS x BLOCK calls of every candidate, priced from the look's
  * times, and its agreements) costs at most OVERHEAD of the run beyond the
@@ -67,7 +72,7 @@ _Static_assert(sizeof(((tcoll_adapt_state *)0)->samples[0]) == (BLOCK - 1) * siz
  * 8 KiB here a round of 5 candidates costs about 75 µs beyond the winner's
  * calls (ring, recursive doubling and rabenseifner take 3-4x shm's 1.7 µs),
  * so a look about 150 µs and a run about 8800 calls (15 ms); at 16 MiB
- * about 128 calls. With 5% auto was 0-7% slower than shm forced at 8-32 KiB
+ * about 750 calls (5 s). With 5% auto was 0-7% slower than shm forced at 8-32 KiB
  * in 21-round tcoll-bench runs, whose timed calls include the first runs'
  * rounds; 1% leaves most of tcoll-tune's 5% line to the choice. The very
  * first round of a size only warms up (fresh buffers, cold segments: shm
@@ -77,13 +82,10 @@ _Static_assert(sizeof(((tcoll_adapt_state *)0)->samples[0]) == (BLOCK - 1) * siz
 #define FIRST_RUN 128u
 #define MAX_RUN_SECONDS 2.0
 /* A candidate must be this much faster than the one running (the pick at
- * first) to take over: repeated rounds of two candidates within 3% of each other
- * here picked either, and switching costs a different rounding for
+ * first) to take over: repeated rounds of two candidates within 3% of each
+ * other here picked either, and switching costs a different rounding for
  * nothing. */
 #define MARGIN 0.03
-/* Rounds per look: two, so that one round's outlier does not decide (the
- * noise here only ever slows a call down; end_round). */
-#define LOOK_ROUNDS 2
 
 bool tcoll__adapt_applies(const tcoll_comm *c, const tcoll_call *call, tcoll_choice_source source) {
   return c->adaptive && source != TCOLL_SOURCE_FORCED && call->bytes >= c->adaptive_min_bytes && c->size > 1;
@@ -136,12 +138,26 @@ static void start_round(tcoll_adapt_state *st) {
   st->done = 0;
 }
 
-static double median3(const double *x) {
-  const double lo = fmin(x[0], x[1]), hi = fmax(x[0], x[1]);
-  return fmax(lo, fmin(hi, x[2]));
+static void start_look(tcoll_adapt_state *st) {
+  st->round = 0;
+  memset(st->failed, 0, sizeof st->failed);
+  start_round(st);
 }
 
-/* Evaluates the candidates for this call; keeps the rounds' history when
+static int cmp_double(const void *a, const void *b) {
+  const double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* The median of n timed calls (n even: the mean of the middle two). */
+static double median(const double *x, int n) {
+  double sorted[TCOLL_ADAPT_SAMPLES];
+  memcpy(sorted, x, sizeof sorted[0] * (size_t)n);
+  qsort(sorted, (size_t)n, sizeof sorted[0], cmp_double);
+  return n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+}
+
+/* Evaluates the candidates for this call; keeps the looks' history when
  * they are the same algorithms as before. */
 static void prepare(const tcoll_comm *c, const tcoll_call *call, const tcoll_algorithm *preferred,
                     tcoll_adapt_state *st) {
@@ -159,13 +175,12 @@ static void prepare(const tcoll_comm *c, const tcoll_call *call, const tcoll_alg
   st->num = num;
   memcpy(st->cand, cand, sizeof cand[0] * (size_t)num);
   st->winner = -1;
-  st->second_round = false;
-  st->sample_median[num] = 0;
+  st->last_agree = 0;
   st->agree_seconds = 0;
-  st->rounds = 0;
-  st->warm_rounds = 0;
+  st->looks = 0;
   st->winner_calls = FIRST_RUN;
-  start_round(st);
+  st->warming = true;
+  start_look(st);
 }
 
 /* Calls of the winner before the next look: the shortest run that keeps a
@@ -175,76 +190,55 @@ static void prepare(const tcoll_comm *c, const tcoll_call *call, const tcoll_alg
 static unsigned run_length(const tcoll_adapt_state *st, const double *agreed, int winner, bool confirmed) {
   if (!isfinite(agreed[winner])) return FIRST_RUN; /* it failed: look again soon */
   const double t = agreed[winner] > 0 ? agreed[winner] : 1e-9;
-  /* the round's agreement counts too: below 8 KiB here one MPI_Allreduce
-   * of the times (0.5-0.8 us) is as long as the candidates' extra calls */
-  double extra = st->agree_seconds;
+  double extra = 0;
   for (int i = 0; i < st->num; i++)
     if (i != winner && isfinite(agreed[i])) extra += BLOCK * (agreed[i] - agreed[winner]); /* failed: no time */
-  extra *= LOOK_ROUNDS;
+  /* the agreement counts too: below 8 KiB here one MPI_Allreduce of the
+   * times (0.5-0.8 us) is as long as the candidates' extra calls */
+  extra = LOOK_ROUNDS * extra + st->agree_seconds;
   const double shortest = fmax(FIRST_RUN, fmin(ceil(extra / (OVERHEAD * t)), 1e9));
   if (!confirmed) return (unsigned)shortest;
   const double longest = fmax(shortest, fmin(MAX_RUN_SECONDS / t, 1e9));
   return (unsigned)fmin(fmax(2.0 * st->winner_calls, shortest), longest);
 }
 
-/* The end of a sampling round: agree on the times, pick the winner. */
-static tcoll_status end_round(tcoll_comm *c, const tcoll_call *call, tcoll_adapt_state *st) {
-  double agreed[TCOLL_ADAPT_CANDIDATES + 1];
-  /* the last agreement's time rides along with the candidates' times, so
-   * that every rank charges the same cost for it (run_length) */
+/* The end of a look: agree on the times, pick the winner. */
+static tcoll_status end_look(tcoll_comm *c, const tcoll_call *call, tcoll_adapt_state *st) {
+  /* each candidate's median call on this rank, and this rank's time in the
+   * last agreement, which every rank then charges alike (run_length) */
+  double mine[TCOLL_ADAPT_CANDIDATES + 1], agreed[TCOLL_ADAPT_CANDIDATES + 1];
+  for (int i = 0; i < st->num; i++) mine[i] = st->failed[i] ? INFINITY : median(st->samples[i], TCOLL_ADAPT_SAMPLES);
+  mine[st->num] = st->last_agree;
   const double start = MPI_Wtime();
-  const int err = MPI_Allreduce(st->sample_median, agreed, st->num + 1, MPI_DOUBLE, MPI_MAX, c->mpi);
-  st->sample_median[st->num] = MPI_Wtime() - start;
-  if (err != MPI_SUCCESS) {
-    start_round(st); /* sample again (a failure seen by some ranks only is MPI's to report) */
-    return tcoll__mpi_error(err, "MPI_Allreduce(TCOLL_ADAPTIVE timings)");
-  }
-  /* agreed[num] is the previous round's agreement: none before the
-   * warm-up round, a cold first MPI_Allreduce in the round after it */
-  if (st->warm_rounds >= 2)
-    st->agree_seconds = st->agree_seconds > 0 ? fmin(st->agree_seconds, agreed[st->num]) : agreed[st->num];
-  const int current = st->winner >= 0 ? st->winner : 0; /* what runs: the pick at first */
+  const int err = MPI_Allreduce(mine, agreed, st->num + 1, MPI_DOUBLE, MPI_MAX, c->mpi);
+  st->last_agree = MPI_Wtime() - start;
   st->sampling = false;
   st->done = 0;
-  const char *kind = st->warm_rounds == 0 ? "warm-up" : st->second_round ? "second" : "first";
-  if (tcoll__log_threshold >= TCOLL_LOG_TRACE) { /* every round's agreed times */
+  if (err != MPI_SUCCESS) {
+    start_look(st); /* look again (a failure seen by some ranks only is MPI's to report) */
+    return tcoll__mpi_error(err, "MPI_Allreduce(TCOLL_ADAPTIVE timings)");
+  }
+  if (st->looks++ > 0) /* the first look carries no agreement yet */
+    st->agree_seconds = st->agree_seconds > 0 ? fmin(st->agree_seconds, agreed[st->num]) : agreed[st->num];
+  memcpy(st->measured, agreed, sizeof agreed[0] * (size_t)st->num);
+  const int current = st->winner >= 0 ? st->winner : 0; /* what runs: the pick at first */
+  int best = current; /* the fastest, if it beats the running one by more than the noise */
+  for (int i = 0; i < st->num; i++)
+    if (agreed[i] < agreed[best]) best = i;
+  if (!(agreed[best] < agreed[current] * (1 - MARGIN))) best = current;
+  if (tcoll__log_threshold >= TCOLL_LOG_TRACE) { /* every look's agreed times */
     char times[TCOLL_ADAPT_CANDIDATES * 48];
     size_t u = 0;
     for (int i = 0; i < st->num; i++)
       u = tcoll__append(times, sizeof times, u, "%s %s %.3g us", i ? "," : "", st->cand[i]->name, agreed[i] * 1e6);
-    TCOLL_LOG(TCOLL_LOG_TRACE, "%s of %zu bytes: %s round:%s; running %s", tcoll__coll_name(call->coll),
-              call->bytes, kind, times, st->cand[current]->name);
+    TCOLL_LOG(TCOLL_LOG_TRACE, "%s of %zu bytes: look %u:%s; was running %s", tcoll__coll_name(call->coll),
+              call->bytes, st->looks, times, st->cand[current]->name);
   }
-  if (st->warm_rounds++ == 0) { /* the warm-up round: sample again at once */
-    start_round(st);
-    return TCOLL_OK;
-  }
-  st->rounds++;
-  if (!st->second_round) { /* the first of a look's two rounds */
-    memcpy(st->first_round, agreed, sizeof agreed[0] * (size_t)st->num);
-    st->second_round = true;
-    start_round(st);
-    return TCOLL_OK;
-  }
-  st->second_round = false;
-  /* A look is two rounds back to back, and a candidate's time is the
-   * better of its two: the noise here is one-sided (a preemption, the
-   * other tenant, a placement flip in the middle of a round only slow a
-   * call down), and a single round's outlier (recursive doubling at
-   * 56 us among 33-39 us at 128 KiB) would otherwise cost a whole run of
-   * the wrong winner. */
-  double *est = st->measured;
-  for (int i = 0; i < st->num; i++) /* a failure in either round: failed */
-    est[i] = isfinite(st->first_round[i]) && isfinite(agreed[i]) ? fmin(st->first_round[i], agreed[i]) : INFINITY;
-  int best = current; /* the fastest, if it beats the running one by more than the noise */
-  for (int i = 0; i < st->num; i++)
-    if (est[i] < est[best]) best = i;
-  if (!(est[best] < est[current] * (1 - MARGIN))) best = current;
   if (best != current)
     TCOLL_INFO("%s of %zu bytes: %s measured faster (%.3g us; %s: %.3g us)", tcoll__coll_name(call->coll),
-               call->bytes, st->cand[best]->name, est[best] * 1e6, st->cand[current]->name, est[current] * 1e6);
+               call->bytes, st->cand[best]->name, agreed[best] * 1e6, st->cand[current]->name, agreed[current] * 1e6);
   /* kept: look again less often; new: soon */
-  st->winner_calls = run_length(st, est, best, best == current && st->winner == current);
+  st->winner_calls = run_length(st, agreed, best, best == current && st->winner == current);
   st->winner = best;
   return TCOLL_OK;
 }
@@ -260,23 +254,32 @@ tcoll_status tcoll__adapt_run(tcoll_comm *c, const tcoll_call *call, const tcoll
   if (!st->sampling) {
     *ran = st->cand[st->winner];
     const tcoll_status status = (*ran)->run(c, call);
-    if (++st->done >= st->winner_calls) start_round(st);
+    if (++st->done >= st->winner_calls) start_look(st);
     return status;
   }
   const int i = (int)(st->done / BLOCK);
+  const unsigned k = st->done % BLOCK;
   *ran = st->cand[i];
   const double start = MPI_Wtime();
   tcoll_status status = (*ran)->run(c, call);
   const double seconds = MPI_Wtime() - start;
-  const unsigned k = st->done % BLOCK;
-  if (k == 0) st->block_failed = status != TCOLL_OK; /* the warm-up call is not timed, but may fail */
-  else st->samples[i][k - 1] = status == TCOLL_OK ? seconds : INFINITY;
-  if (k == BLOCK - 1) st->sample_median[i] = st->block_failed ? INFINITY : median3(st->samples[i]);
-  if (++st->done == (unsigned)(st->num * BLOCK)) {
-    const tcoll_status agreed = end_round(c, call, st);
-    if (status == TCOLL_OK) status = agreed;
+  /* every call may fail, the untimed ones too */
+  if (status != TCOLL_OK) st->failed[i] = true;
+  else if (k > 0 && !st->warming) st->samples[i][st->round * (BLOCK - 1) + k - 1] = seconds;
+  if (++st->done < (unsigned)(st->num * BLOCK)) return status;
+  /* the end of a round */
+  if (st->warming) { /* the warm-up round: now the first look (its failures count) */
+    st->warming = false;
+    st->round = 0;
+    start_round(st);
+    return status;
   }
-  return status;
+  if (++st->round < LOOK_ROUNDS) {
+    start_round(st);
+    return status;
+  }
+  const tcoll_status agreed = end_look(c, call, st);
+  return status == TCOLL_OK ? agreed : status;
 }
 
 bool tcoll__adapt_explain(const tcoll_comm *c, const tcoll_call *call, const tcoll_algorithm *preferred,
@@ -297,8 +300,7 @@ bool tcoll__adapt_explain(const tcoll_comm *c, const tcoll_call *call, const tco
     *used = u;
     return false;
   }
-  u = tcoll__append(buf, buflen, u, "; the last look (%u sampling rounds so far), each the better of two rounds' "
-                    "slowest-rank median call:", st->rounds);
+  u = tcoll__append(buf, buflen, u, "; look %u (the slowest rank's median call of two sampling rounds):", st->looks);
   for (int i = 0; i < num; i++)
     u = tcoll__append(buf, buflen, u, "%s %s %.3f us", i ? "," : "", cand[i]->name, st->measured[i] * 1e6);
   u = tcoll__append(buf, buflen, u, "\nchoice: %s (measured: the fastest of these, or within 3%% of it)\n",

@@ -189,6 +189,7 @@ typedef struct {
  * algorithm for each call. */
 #define TCOLL_ADAPT_CANDIDATES 5
 #define TCOLL_ADAPT_BUCKETS 64 /* size buckets 2^b bytes, b < 64 */
+#define TCOLL_ADAPT_SAMPLES 6  /* timed calls of a candidate per look (adapt.c) */
 typedef struct {
   bool ready;
   size_t count; /* the call the candidates were evaluated for */
@@ -196,20 +197,18 @@ typedef struct {
   tcoll_op op;
   int num;
   const struct tcoll_algorithm *cand[TCOLL_ADAPT_CANDIDATES]; /* the pick first */
-  double samples[TCOLL_ADAPT_CANDIDATES][3]; /* this rank's timed calls of the round (adapt.c BLOCK - 1) */
-  /* this rank's median call per candidate, then its last agreement's time */
-  double sample_median[TCOLL_ADAPT_CANDIDATES + 1];
-  double agree_seconds; /* the agreed time of the rounds' MPI_Allreduce (the slowest rank's last) */
-  bool block_failed; /* the current block's untimed first call failed */
-  double first_round[TCOLL_ADAPT_CANDIDATES]; /* the agreed times of the current look's first round */
-  double measured[TCOLL_ADAPT_CANDIDATES]; /* last look: the better of its rounds' agreed times */
+  double samples[TCOLL_ADAPT_CANDIDATES][TCOLL_ADAPT_SAMPLES]; /* this rank's timed calls of the look */
+  bool failed[TCOLL_ADAPT_CANDIDATES]; /* a call of the candidate failed in this look (this rank) */
+  double last_agree;    /* this rank's time in the last look's agreement */
+  double agree_seconds; /* what a look's agreement costs: the smallest agreed time so far */
+  double measured[TCOLL_ADAPT_CANDIDATES]; /* last look: the slowest rank's median call */
   int winner;             /* index into cand; -1 until a look has ended */
-  bool second_round;      /* the next round to end is a look's second */
-  bool sampling;          /* in a sampling round (else running the winner) */
+  bool sampling;          /* in a round (else running the winner) */
+  bool warming;           /* the current round is the untimed warm-up */
+  unsigned round;         /* rounds of the current look finished */
   unsigned done;          /* calls in the current round or run of the winner */
   unsigned winner_calls;  /* length of the current run of the winner */
-  unsigned rounds;        /* sampling rounds finished, the warm-up round not counted */
-  unsigned warm_rounds;   /* rounds begun after the candidates changed */
+  unsigned looks;         /* looks finished */
 } tcoll_adapt_state;
 
 struct tcoll_comm {
