@@ -266,6 +266,9 @@ typedef struct {
   double algbw, busbw, pct_bound, vs_mpi;
   double copy_gbs; /* the copy bandwidth %bound was computed from */
   long wrong;
+  /* the automatic choice against MPI round by round: quartiles over the
+   * rounds of MPI's time / auto's in the same round (0: not measured) */
+  double paired_q1, paired_med, paired_q3;
 } row;
 
 /* --------------------------------------------------------------- sweep */
@@ -344,6 +347,20 @@ static int time_rows(tcoll_comm *c, const bench_params *p0, const bench_variant 
   if (!t || !params.auto_ran) return free(t), free(params.auto_ran), -1;
   for (int k = 0; k < nv; k++) usable[k] = rows[k]->usable;
   bench_time(c, p, v, nv, usable, bytes, send, recv, l, t);
+  int mpi = -1;
+  for (int k = 0; k < nv; k++)
+    if (usable[k] && bench_is_mpi(&v[k])) mpi = k;
+  double *ratio = mpi >= 0 ? malloc(sizeof(double) * (size_t)p->rounds) : NULL;
+  for (int k = 0; k < nv && ratio; k++) { /* before the sort below: rounds pair up */
+    if (!usable[k] || !bench_is_auto(&v[k])) continue;
+    const int n = p->rounds;
+    for (int r = 0; r < n; r++) ratio[r] = t[mpi * p->rounds + r] / t[k * p->rounds + r];
+    bench_sort(ratio, n);
+    rows[k]->paired_q1 = bench_quantile(ratio, n, 0.25);
+    rows[k]->paired_med = bench_quantile(ratio, n, 0.5);
+    rows[k]->paired_q3 = bench_quantile(ratio, n, 0.75);
+  }
+  free(ratio);
   for (int k = 0; k < nv; k++) {
     if (!usable[k]) continue;
     bench_sort(t + k * p->rounds, p->rounds);
@@ -482,6 +499,16 @@ static void print_footer(const row_list *l, long total_wrong) {
              l->rows[best].algo, l->rows[best].med * 1e6);
     i = j;
   }
+  int paired = 0;
+  for (size_t i = 0; i < l->n && !paired; i++) paired = l->rows[i].paired_med > 0;
+  if (!paired) return;
+  /* vs_mpi above is a ratio of two medians; this one pairs the rounds, so
+   * a change of the machine's speed between rounds cancels out */
+  printf("# auto against MPI round by round (MPI's time / auto's in the same round): median [25%%, 75%%]\n");
+  for (size_t i = 0; i < l->n; i++)
+    if (l->rows[i].paired_med > 0)
+      printf("#   %-14s %12zu B  %.3f [%.3f, %.3f]\n", bench_coll_names[l->rows[i].coll], l->rows[i].bytes,
+             l->rows[i].paired_med, l->rows[i].paired_q1, l->rows[i].paired_q3);
 }
 
 /* Nodes as tcoll sees them: TCOLL_RANKS_PER_NODE's emulated nodes, or the
