@@ -27,7 +27,12 @@
  *               within OVERHEAD of the run (run_length), doubled (up to
  *               MAX_RUN_SECONDS) every time a look keeps it; then the
  *               next look.
- * The first round for a size only warms up and is not timed.
+ * The first round after the candidates are (re-)evaluated only warms up and
+ * is not timed. A candidate whose call fails on any rank is not timed again
+ * (every rank sees the failure in the agreed times).
+ * Calls that alternate within one bucket between counts with different
+ * candidates re-evaluate each time and never finish a look: they run the
+ * pick, as with TCOLL_ADAPTIVE=0.
  * Calls that differ in count, dtype or op within a bucket re-evaluate the
  * candidates; the looks go on while the candidates stay the same.
  *
@@ -144,6 +149,13 @@ static void start_look(tcoll_adapt_state *st) {
   start_round(st);
 }
 
+/* The candidate the b-th block of a round times: the b-th one not excluded. */
+static int block_candidate(const tcoll_adapt_state *st, int b) {
+  for (int i = 0; i < st->num; i++)
+    if (!st->excluded[i] && b-- == 0) return i;
+  return 0; /* not reached: b < st->active */
+}
+
 static int cmp_double(const void *a, const void *b) {
   const double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -175,6 +187,8 @@ static void prepare(const tcoll_comm *c, const tcoll_call *call, const tcoll_alg
   st->num = num;
   memcpy(st->cand, cand, sizeof cand[0] * (size_t)num);
   st->winner = -1;
+  memset(st->excluded, 0, sizeof st->excluded);
+  st->active = num;
   st->last_agree = 0;
   st->agree_seconds = 0;
   st->looks = 0;
@@ -184,12 +198,15 @@ static void prepare(const tcoll_comm *c, const tcoll_call *call, const tcoll_alg
 }
 
 /* Calls of the winner before the next look: the shortest run that keeps a
- * look within OVERHEAD (at least FIRST_RUN), or when `confirmed`, twice
+ * look within OVERHEAD (at least FIRST_RUN), or when `kept` (a look kept
+ * the winner), twice
  * the last run up to MAX_RUN_SECONDS (never below the shortest). The same
  * on every rank: it uses only the agreed times. */
-static unsigned run_length(const tcoll_adapt_state *st, const double *agreed, int winner, bool confirmed) {
+static unsigned run_length(const tcoll_adapt_state *st, const double *agreed, int winner, bool kept) {
   if (!isfinite(agreed[winner])) return FIRST_RUN; /* it failed: look again soon */
-  const double t = agreed[winner] > 0 ? agreed[winner] : 1e-9;
+  /* no call takes less than this (a timer coarser than the call could
+   * read 0, which would stop the looks for 10^9 calls) */
+  const double t = fmax(agreed[winner], 1e-7);
   double extra = 0;
   for (int i = 0; i < st->num; i++)
     if (i != winner && isfinite(agreed[i])) extra += BLOCK * (agreed[i] - agreed[winner]); /* failed: no time */
@@ -197,17 +214,18 @@ static unsigned run_length(const tcoll_adapt_state *st, const double *agreed, in
    * times (0.5-0.8 us) is as long as the candidates' extra calls */
   extra = LOOK_ROUNDS * extra + st->agree_seconds;
   const double shortest = fmax(FIRST_RUN, fmin(ceil(extra / (OVERHEAD * t)), 1e9));
-  if (!confirmed) return (unsigned)shortest;
+  if (!kept) return (unsigned)shortest;
   const double longest = fmax(shortest, fmin(MAX_RUN_SECONDS / t, 1e9));
   return (unsigned)fmin(fmax(2.0 * st->winner_calls, shortest), longest);
 }
 
 /* The end of a look: agree on the times, pick the winner. */
-static tcoll_status end_look(tcoll_comm *c, const tcoll_call *call, tcoll_adapt_state *st) {
+static void end_look(tcoll_comm *c, const tcoll_call *call, tcoll_adapt_state *st) {
   /* each candidate's median call on this rank, and this rank's time in the
    * last agreement, which every rank then charges alike (run_length) */
   double mine[TCOLL_ADAPT_CANDIDATES + 1], agreed[TCOLL_ADAPT_CANDIDATES + 1];
-  for (int i = 0; i < st->num; i++) mine[i] = st->failed[i] ? INFINITY : median(st->samples[i], TCOLL_ADAPT_SAMPLES);
+  for (int i = 0; i < st->num; i++)
+    mine[i] = st->failed[i] || st->excluded[i] ? INFINITY : median(st->samples[i], TCOLL_ADAPT_SAMPLES);
   mine[st->num] = st->last_agree;
   const double start = MPI_Wtime();
   const int err = MPI_Allreduce(mine, agreed, st->num + 1, MPI_DOUBLE, MPI_MAX, c->mpi);
@@ -215,12 +233,31 @@ static tcoll_status end_look(tcoll_comm *c, const tcoll_call *call, tcoll_adapt_
   st->sampling = false;
   st->done = 0;
   if (err != MPI_SUCCESS) {
-    start_look(st); /* look again (a failure seen by some ranks only is MPI's to report) */
-    return tcoll__mpi_error(err, "MPI_Allreduce(TCOLL_ADAPTIVE timings)");
+    /* The call itself is done and right: failing it would make a caller
+     * redo it (an in-place sum twice). Look again; a failure that only
+     * some ranks see is MPI's to report, as for any collective. */
+    char text[MPI_MAX_ERROR_STRING] = "";
+    int len = 0;
+    MPI_Error_string(err, text, &len);
+    TCOLL_WARN("%s of %zu bytes: MPI_Allreduce of the TCOLL_ADAPTIVE timings failed (%s); timing again",
+               tcoll__coll_name(call->coll), call->bytes, text);
+    start_look(st);
+    return;
   }
   if (st->looks++ > 0) /* the first look carries no agreement yet */
     st->agree_seconds = st->agree_seconds > 0 ? fmin(st->agree_seconds, agreed[st->num]) : agreed[st->num];
   memcpy(st->measured, agreed, sizeof agreed[0] * (size_t)st->num);
+  /* a candidate that failed on some rank is not timed again, unless every
+   * one failed (then all stay, and the pick runs) */
+  int failing = 0;
+  for (int i = 0; i < st->num; i++) failing += !isfinite(agreed[i]);
+  for (int i = 0; i < st->num && failing < st->num; i++)
+    if (!isfinite(agreed[i]) && !st->excluded[i]) {
+      st->excluded[i] = true;
+      st->active--;
+      TCOLL_WARN("%s of %zu bytes: %s failed while timed (TCOLL_ADAPTIVE); it is not timed again",
+                 tcoll__coll_name(call->coll), call->bytes, st->cand[i]->name);
+    }
   const int current = st->winner >= 0 ? st->winner : 0; /* what runs: the pick at first */
   int best = current; /* the fastest, if it beats the running one by more than the noise */
   for (int i = 0; i < st->num; i++)
@@ -240,7 +277,6 @@ static tcoll_status end_look(tcoll_comm *c, const tcoll_call *call, tcoll_adapt_
   /* kept: look again less often; new: soon */
   st->winner_calls = run_length(st, agreed, best, best == current && st->winner == current);
   st->winner = best;
-  return TCOLL_OK;
 }
 
 tcoll_status tcoll__adapt_run(tcoll_comm *c, const tcoll_call *call, const tcoll_algorithm *preferred,
@@ -257,7 +293,7 @@ tcoll_status tcoll__adapt_run(tcoll_comm *c, const tcoll_call *call, const tcoll
     if (++st->done >= st->winner_calls) start_look(st);
     return status;
   }
-  const int i = (int)(st->done / BLOCK);
+  const int i = block_candidate(st, (int)(st->done / BLOCK));
   const unsigned k = st->done % BLOCK;
   *ran = st->cand[i];
   const double start = MPI_Wtime();
@@ -266,7 +302,7 @@ tcoll_status tcoll__adapt_run(tcoll_comm *c, const tcoll_call *call, const tcoll
   /* every call may fail, the untimed ones too */
   if (status != TCOLL_OK) st->failed[i] = true;
   else if (k > 0 && !st->warming) st->samples[i][st->round * (BLOCK - 1) + k - 1] = seconds;
-  if (++st->done < (unsigned)(st->num * BLOCK)) return status;
+  if (++st->done < (unsigned)(st->active * BLOCK)) return status;
   /* the end of a round */
   if (st->warming) { /* the warm-up round: now the first look (its failures count) */
     st->warming = false;
@@ -278,8 +314,8 @@ tcoll_status tcoll__adapt_run(tcoll_comm *c, const tcoll_call *call, const tcoll
     start_round(st);
     return status;
   }
-  const tcoll_status agreed = end_look(c, call, st);
-  return status == TCOLL_OK ? agreed : status;
+  end_look(c, call, st);
+  return status;
 }
 
 bool tcoll__adapt_explain(const tcoll_comm *c, const tcoll_call *call, const tcoll_algorithm *preferred,
@@ -300,11 +336,12 @@ bool tcoll__adapt_explain(const tcoll_comm *c, const tcoll_call *call, const tco
     *used = u;
     return false;
   }
-  u = tcoll__append(buf, buflen, u, "; look %u (the slowest rank's median call of two sampling rounds):", st->looks);
+  u = tcoll__append(buf, buflen, u, "; look %u (the slowest rank's median call of %d sampling rounds):", st->looks,
+                    LOOK_ROUNDS);
   for (int i = 0; i < num; i++)
     u = tcoll__append(buf, buflen, u, "%s %s %.3f us", i ? "," : "", cand[i]->name, st->measured[i] * 1e6);
-  u = tcoll__append(buf, buflen, u, "\nchoice: %s (measured: the fastest of these, or within 3%% of it)\n",
-                    st->cand[st->winner]->name);
+  u = tcoll__append(buf, buflen, u, "\nchoice: %s (measured: the fastest of these, or within %.0f%% of it)\n",
+                    st->cand[st->winner]->name, 100 * MARGIN);
   *used = u;
   return true;
 }

@@ -186,7 +186,7 @@ cleanup:
 
 /* TCOLL_ADAPTIVE and TCOLL_ADAPTIVE_MIN_BYTES, agreed by all ranks
  * (collective): ranks that timed different calls would not all reach a
- * sampling round's agreement, and hang. A bad or differing value fails
+ * look's agreement, and hang. A bad or differing value fails
  * every rank. */
 static tcoll_status read_adaptive(tcoll_comm *c) {
   tcoll_status status = TCOLL_OK;

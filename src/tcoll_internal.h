@@ -199,6 +199,8 @@ typedef struct {
   const struct tcoll_algorithm *cand[TCOLL_ADAPT_CANDIDATES]; /* the pick first */
   double samples[TCOLL_ADAPT_CANDIDATES][TCOLL_ADAPT_SAMPLES]; /* this rank's timed calls of the look */
   bool failed[TCOLL_ADAPT_CANDIDATES]; /* a call of the candidate failed in this look (this rank) */
+  bool excluded[TCOLL_ADAPT_CANDIDATES]; /* failed in a look on some rank: no longer timed */
+  int active;           /* candidates not excluded (a round runs active x BLOCK calls) */
   double last_agree;    /* this rank's time in the last look's agreement */
   double agree_seconds; /* what a look's agreement costs: the smallest agreed time so far */
   double measured[TCOLL_ADAPT_CANDIDATES]; /* last look: the slowest rank's median call */
@@ -425,11 +427,12 @@ bool tcoll__adapt_applies(const tcoll_comm *c, const tcoll_call *call, tcoll_cho
 /* Runs the call with the measured choice (or a candidate being timed);
  * *ran is the algorithm that ran. `preferred` (the rule's or the model's
  * pick) is the first candidate, kept on ties, and runs alone when there is
- * nothing to compare. Collective over c at the end of each sampling round. */
+ * nothing to compare. Collective over c at the end of each look (two sampling
+ * rounds, adapt.c); the untimed warm-up round has no agreement. */
 tcoll_status tcoll__adapt_run(tcoll_comm *c, const tcoll_call *call, const struct tcoll_algorithm *preferred,
                               const struct tcoll_algorithm **ran);
 /* Appends the measured choice's part of an explanation: the candidates,
- * the last round's times, and the choice line when a round has ended.
+ * the last look's times, and the choice line when a look has ended.
  * Returns whether it wrote the choice line. */
 bool tcoll__adapt_explain(const tcoll_comm *c, const tcoll_call *call, const struct tcoll_algorithm *preferred,
                           const char *preferred_by, char *buf, size_t buflen, size_t *used);

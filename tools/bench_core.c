@@ -310,14 +310,16 @@ int bench_time(tcoll_comm *c, const bench_params *p, const bench_variant *v, int
        * nccl-tests' loops measure, and what the automatic choice times). */
       bench_run_once(c, &v[k], p, send, recv, l);
       double t0 = MPI_Wtime();
+      int failed = 0;
       for (int i = 0; i < iters; i++) {
         if (p->sync) MPI_Barrier(MPI_COMM_WORLD);
-        bench_run_once(c, &v[k], p, send, recv, l);
+        failed |= bench_run_once(c, &v[k], p, send, recv, l) != 0;
       }
       double mine = (MPI_Wtime() - t0) / iters, slowest;
       MPI_Allreduce(&mine, &slowest, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
       t[k * p->rounds + r] = slowest;
-      if (p->auto_ran && bench_is_auto(&v[k])) p->auto_ran[r] = tcoll_last_algorithm(c, v[k].coll);
+      /* (the last algorithm that succeeded: none to name if one failed) */
+      if (p->auto_ran && bench_is_auto(&v[k])) p->auto_ran[r] = failed ? NULL : tcoll_last_algorithm(c, v[k].coll);
     }
   }
   return p->rounds;

@@ -344,7 +344,9 @@ static int time_rows(tcoll_comm *c, const bench_params *p0, const bench_variant 
   const bench_params *p = &params;
   double *t = malloc(sizeof(double) * (size_t)p->rounds * (size_t)nv);
   params.auto_ran = calloc((size_t)p->rounds, sizeof *params.auto_ran);
-  if (!t || !params.auto_ran) return free(t), free(params.auto_ran), -1;
+  int ok = t && params.auto_ran; /* every rank times, or none (no rank left alone in a round) */
+  MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  if (!ok) return free(t), free(params.auto_ran), -1;
   for (int k = 0; k < nv; k++) usable[k] = rows[k]->usable;
   bench_time(c, p, v, nv, usable, bytes, send, recv, l, t);
   int mpi = -1;

@@ -247,7 +247,10 @@ static int measure_size(tcoll_comm *c, const bench_params *bp0, tune_coll_result
      * pick between two names for the same code */
     const tcoll_algorithm *alg = k < cr->nalgs ? tcoll__algorithm_find(cr->coll, v[k].algo) : NULL;
     const tcoll_algorithm *same = alg && alg->same_as ? alg->same_as(c) : NULL;
-    if (same) {
+    const tcoll_call call = {.coll = cr->coll, .count = l.count, .dtype = bp->dtype, .op = bp->op,
+                             .elem_size = es, .bytes = l.count * es};
+    char same_why[160];
+    if (same && same->check(c, &call, same_why, sizeof same_why)) {
       if (!cr->why_not[k][0]) snprintf(cr->why_not[k], sizeof cr->why_not[k], "runs %s's schedule in this job", same->name);
       continue;
     }
@@ -474,7 +477,9 @@ static int validate(tcoll_comm *c, const options *o, const bench_params *bp, tun
     }
     double *t = malloc(sizeof(double) * (size_t)params.rounds * (size_t)nv);
     const char *auto_ran[TUNE_MAX_ROUNDS] = {NULL};
-    if (!t) return -1;
+    int ok = t != NULL; /* every rank times, or none */
+    MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (!ok) return free(t), -1;
     params.auto_ran = auto_ran;
     const int n = bench_time(c, &params, v, nv, usable, (size_t)s->bytes, send, recv, &l, t);
     /* what auto ran with the file loaded (the same on every rank): from
@@ -483,7 +488,11 @@ static int validate(tcoll_comm *c, const options *o, const bench_params *bp, tun
      * many */
     const char *ran = bench_majority(auto_ran, n, &ck->auto_held);
     ck->auto_rounds = n;
-    snprintf(ck->auto_alg, sizeof ck->auto_alg, "%s", ran ? ran : "?");
+    /* a rule's hierarchical on one node runs shm's schedule: named so, as
+     * the sweep left it out under its own name */
+    const tcoll_algorithm *ran_alg = ran ? tcoll__algorithm_find(cr->coll, ran) : NULL;
+    const tcoll_algorithm *ran_same = ran_alg && ran_alg->same_as ? ran_alg->same_as(c) : NULL;
+    snprintf(ck->auto_alg, sizeof ck->auto_alg, "%s", ran_same ? ran_same->name : ran ? ran : "?");
     double mn, p99, med, sorted[TUNE_MAX_ROUNDS];
     for (int k = 0; k < nv; k++) {
       if (!usable[k]) continue;

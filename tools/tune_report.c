@@ -499,7 +499,7 @@ static void summary(out *o, const tune_run *r) {
   para(o, s);
   snprintf(s, sizeof s,
            "Validation: with the new file loaded, the automatic choice was the fastest forced algorithm or within "
-           "%.0f%% of it at %d of %d measured sizes (interleaved, in twice the rounds; the median of per-round ratios).",
+           "%.0f%% of it at %d of %d measured sizes (interleaved, in up to twice the sweep's rounds; the median of per-round ratios).",
            100 * r->validation_tolerance, within, checked);
   para(o, s);
 }
@@ -626,7 +626,7 @@ static void write_html(FILE *f, const tune_run *r, scratch *sc) {
     para(&o, "Medians in microseconds, ± half the interquartile range over the rounds; rows where the chosen algorithm is more than 5% behind the fastest are shaded.");
     derivation_table(&o, cr);
     fprintf(f, "<h3>Validation</h3>\n");
-    para(&o, "The file was loaded on every rank; the automatic choice and every forced algorithm were timed again, interleaved, at each size, in twice the sweep's rounds. The verdict's ratio is the median over those rounds of the automatic choice's time divided by the fastest algorithm's in the same round.");
+    para(&o, "The file was loaded on every rank; the automatic choice and every forced algorithm were timed again, interleaved, at each size, in up to twice the sweep's rounds (fewer when the budget runs short). The verdict's ratio is the median over those rounds of the automatic choice's time divided by the fastest algorithm's in the same round.");
     validation_table(&o, r, cr);
   }
   fprintf(f, "<h2 id=\"model\">Fitted model</h2>\n");

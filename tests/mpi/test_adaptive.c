@@ -87,9 +87,9 @@ START_TEST(test_measured_choice_replaces_slow_pick) {
   ck_assert_msg(strstr(text, "choice: slow_for_tests (cost model"), "before any call:\n%s", text);
   ck_assert_msg(strstr(text, "among slow_for_tests (cost model)") && strstr(text, "timed on the first calls"), "%s",
                 text);
-  /* three rounds (the first only warms up, the third confirms the new
-   * leader) of n candidates x 4 calls: slow_for_tests runs 12 of the first
-   * 12 n calls, then not again until the next round, 128 calls later */
+  /* the warm-up round, then a look of two rounds, each of n candidates x
+   * 4 calls: slow_for_tests runs 12 of the first 12 n calls, then not again
+   * until the next look, at least 128 calls later */
   const int n = candidates_in(text);
   ck_assert_int_ge(n, 2);
   const int slow_early = run_calls(c, 12 * n, COUNT, "slow_for_tests");
@@ -102,6 +102,48 @@ START_TEST(test_measured_choice_replaces_slow_pick) {
   ck_assert_msg(strstr(text, "slow_for_tests 2"), "the sleep (>= 2000 us) is in the sampled times:\n%s", text);
   ck_assert_msg(!strstr(text, "choice: slow_for_tests"), "%s", text);
   tcoll_comm_destroy(c);
+}
+END_TEST
+
+/* A candidate whose calls fail (on every rank alike) is timed in the first
+ * look, its failures reach the caller, and then it is never run again: the
+ * other calls succeed with right results on every rank. */
+START_TEST(test_failing_candidate_is_dropped) {
+  setenv("TCOLL_TEST_SLOW_ALGORITHM", "fail", 1);
+  tcoll_comm *c = create();
+  char text[4096];
+  ck_assert_int_eq(tcoll_explain(c, TCOLL_ALLREDUCE, COUNT, TCOLL_INT32, TCOLL_SUM, text, sizeof text), TCOLL_OK);
+  const int n = candidates_in(text);
+  int32_t *in = malloc(COUNT * sizeof *in), *out = malloc(COUNT * sizeof *out);
+  ck_assert_ptr_nonnull(in);
+  ck_assert_ptr_nonnull(out);
+  int failed = 0;
+  /* enough calls for a second look (a run is 128 to a few thousand calls) */
+  for (int k = 0; k < 12 * n + 8000; k++) {
+    for (size_t i = 0; i < COUNT; i++) in[i] = (int32_t)(R + (int)i);
+    const tcoll_status s = tcoll_allreduce(c, in, out, COUNT, TCOLL_INT32, TCOLL_SUM);
+    if (s != TCOLL_OK) {
+      ck_assert_msg(strstr(tcoll_last_error(), "fails on purpose"), "call %d: %s", k, tcoll_last_error());
+      ck_assert_msg(k < 12 * n, "call %d failed after the first look", k);
+      failed++;
+      continue;
+    }
+    ck_assert_str_ne(tcoll_last_algorithm(c, TCOLL_ALLREDUCE), "slow_for_tests");
+    long wrong = 0; /* (one assertion per call: Check's cost per assertion would skew the ranks) */
+    for (size_t i = 0; i < COUNT; i++) wrong += out[i] != (int32_t)(P * (int)i + P * (P - 1) / 2);
+    ck_assert_msg(wrong == 0, "call %d: %ld wrong elements on rank %d", k, wrong, R);
+  }
+  /* the warm-up round's 4 calls and the look's 8 */
+  ck_assert_int_eq(failed, 12);
+  ck_assert_int_eq(tcoll_explain(c, TCOLL_ALLREDUCE, COUNT, TCOLL_INT32, TCOLL_SUM, text, sizeof text), TCOLL_OK);
+  ck_assert_msg(strstr(text, "slow_for_tests inf us"), "the failures are in the agreed times:\n%s", text);
+  const char *look = strstr(text, "; look ");
+  ck_assert_msg(look && atoi(look + 7) >= 2, "a second look, without it:\n%s", text);
+  ck_assert_msg(!strstr(text, "choice: slow_for_tests"), "%s", text);
+  free(in);
+  free(out);
+  tcoll_comm_destroy(c);
+  setenv("TCOLL_TEST_SLOW_ALGORITHM", "1", 1);
 }
 END_TEST
 
@@ -198,6 +240,7 @@ int main(int argc, char **argv) {
   TCase *tc = tcase_create("measured choice");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_measured_choice_replaces_slow_pick);
+  tcase_add_test(tc, test_failing_candidate_is_dropped);
   tcase_add_test(tc, test_model_pick_where_not_adaptive);
   tcase_add_test(tc, test_rule_is_measured_too);
   tcase_add_test(tc, test_bad_environment);
