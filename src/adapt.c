@@ -184,6 +184,7 @@ static void prepare(const tcoll_comm *c, const tcoll_call *call, const tcoll_alg
   st->op = call->op;
   if (same) return;
   st->ready = true;
+  st->ref_bytes = call->bytes;
   st->num = num;
   memcpy(st->cand, cand, sizeof cand[0] * (size_t)num);
   st->winner = -1;
@@ -301,7 +302,14 @@ tcoll_status tcoll__adapt_run(tcoll_comm *c, const tcoll_call *call, const tcoll
   const double seconds = MPI_Wtime() - start;
   /* every call may fail, the untimed ones too */
   if (status != TCOLL_OK) st->failed[i] = true;
-  else if (k > 0 && !st->warming) st->samples[i][st->round * (BLOCK - 1) + k - 1] = seconds;
+  /* Calls of a bucket may differ in count (a training loop's gradient
+   * buckets of 18-25 MiB): each time is scaled to the bytes the candidates
+   * were evaluated for, so that a candidate timed on the smaller calls does
+   * not look faster for it (exact where time is proportional to bytes, as
+   * for large calls; where latency dominates the scaled time errs towards
+   * the smaller call's, but by less than the unscaled one). */
+  else if (k > 0 && !st->warming)
+    st->samples[i][st->round * (BLOCK - 1) + k - 1] = seconds * (double)st->ref_bytes / (double)call->bytes;
   if (++st->done < (unsigned)(st->active * BLOCK)) return status;
   /* the end of a round */
   if (st->warming) { /* the warm-up round: now the first look (its failures count) */

@@ -197,6 +197,7 @@ typedef struct {
   tcoll_op op;
   int num;
   const struct tcoll_algorithm *cand[TCOLL_ADAPT_CANDIDATES]; /* the pick first */
+  size_t ref_bytes; /* the call the candidates were evaluated for; samples are scaled to it */
   double samples[TCOLL_ADAPT_CANDIDATES][TCOLL_ADAPT_SAMPLES]; /* this rank's timed calls of the look */
   bool failed[TCOLL_ADAPT_CANDIDATES]; /* a call of the candidate failed in this look (this rank) */
   bool excluded[TCOLL_ADAPT_CANDIDATES]; /* failed in a look on some rank: no longer timed */

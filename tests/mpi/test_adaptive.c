@@ -105,6 +105,20 @@ START_TEST(test_measured_choice_replaces_slow_pick) {
 }
 END_TEST
 
+/* Calls that alternate between two counts of one size bucket (64 and 80 KiB)
+ * share its looks: slow_for_tests still runs only the 12 sampled calls. */
+START_TEST(test_counts_of_one_bucket_share_the_looks) {
+  tcoll_comm *c = create();
+  char text[4096];
+  ck_assert_int_eq(tcoll_explain(c, TCOLL_ALLREDUCE, COUNT, TCOLL_INT32, TCOLL_SUM, text, sizeof text), TCOLL_OK);
+  const int n = candidates_in(text);
+  int slow = 0;
+  for (int k = 0; k < 12 * n + 100; k++) slow += run_calls(c, 1, k % 2 ? COUNT : COUNT + 4096, "slow_for_tests");
+  ck_assert_int_eq(slow, 12);
+  tcoll_comm_destroy(c);
+}
+END_TEST
+
 /* A candidate whose calls fail (on every rank alike) is timed in the first
  * look, its failures reach the caller, and then it is never run again: the
  * other calls succeed with right results on every rank. */
@@ -241,6 +255,7 @@ int main(int argc, char **argv) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_measured_choice_replaces_slow_pick);
   tcase_add_test(tc, test_failing_candidate_is_dropped);
+  tcase_add_test(tc, test_counts_of_one_bucket_share_the_looks);
   tcase_add_test(tc, test_model_pick_where_not_adaptive);
   tcase_add_test(tc, test_rule_is_measured_too);
   tcase_add_test(tc, test_bad_environment);
