@@ -30,11 +30,11 @@
  * The first round after the candidates are (re-)evaluated only warms up and
  * is not timed. A candidate whose call fails on any rank is not timed again
  * (every rank sees the failure in the agreed times).
- * Calls that alternate within one bucket between counts with different
- * candidates re-evaluate each time and never finish a look: they run the
- * pick, as with TCOLL_ADAPTIVE=0.
- * Calls that differ in count, dtype or op within a bucket re-evaluate the
- * candidates; the looks go on while the candidates stay the same.
+ * Calls of one bucket with other counts share its candidates and looks
+ * (prepare), their times scaled to one size.
+ * Calls that differ in dtype or op within a bucket, or in a count that a
+ * candidate cannot run, re-evaluate the candidates; the looks go on while
+ * the candidates stay the same.
  *
  * Every rank makes the same calls in the same order, so the counters, the
  * agreed times and thus every choice are identical on all ranks: a call
@@ -170,12 +170,23 @@ static double median(const double *x, int n) {
 }
 
 /* Evaluates the candidates for this call; keeps the looks' history when
- * they are the same algorithms as before. */
+ * they are the same algorithms as before. Another count of the same
+ * bucket, dtype and op keeps the candidates as long as every one of them
+ * can run it: counts that alternate (a training loop's gradient buckets)
+ * would otherwise re-evaluate on every call, and where their closest sets
+ * differ, restart the looks on every call and never finish one. */
 static void prepare(const tcoll_comm *c, const tcoll_call *call, const tcoll_algorithm *preferred,
                     tcoll_adapt_state *st) {
-  if (st->ready && st->count == call->count && st->dtype == call->dtype && st->op == call->op &&
-      st->cand[0] == preferred)
-    return;
+  if (st->ready && st->dtype == call->dtype && st->op == call->op && st->cand[0] == preferred) {
+    if (st->count == call->count) return;
+    bool usable = true;
+    char why[192];
+    for (int i = 0; i < st->num && usable; i++) usable = st->cand[i]->check(c, call, why, sizeof why);
+    if (usable) { /* check() answers alike on every rank: the choice stays common */
+      st->count = call->count;
+      return;
+    }
+  }
   const struct tcoll_algorithm *cand[TCOLL_ADAPT_CANDIDATES];
   const int num = candidates(c, call, preferred, cand);
   const bool same = st->ready && num == st->num && memcmp(cand, st->cand, sizeof cand[0] * (size_t)num) == 0;
@@ -336,7 +347,7 @@ bool tcoll__adapt_explain(const tcoll_comm *c, const tcoll_call *call, const tco
                     cand[0]->name, preferred_by);
   for (int i = 1; i < num; i++) u = tcoll__append(buf, buflen, u, "%s %s", i > 1 ? "," : "", cand[i]->name);
   const tcoll_adapt_state *st = state_of(c, call);
-  const bool measured = st && st->winner >= 0 && st->count == call->count && st->dtype == call->dtype &&
+  const bool measured = st && st->winner >= 0 && st->dtype == call->dtype &&
                         st->op == call->op && st->num == num &&
                         memcmp(st->cand, cand, sizeof cand[0] * (size_t)num) == 0;
   if (!measured) {
