@@ -96,21 +96,18 @@ bool tcoll__adapt_applies(const tcoll_comm *c, const tcoll_call *call, tcoll_cho
   return c->adaptive && source != TCOLL_SOURCE_FORCED && call->bytes >= c->adaptive_min_bytes && c->size > 1;
 }
 
-/* The candidates: `preferred` first, then the model's closest others,
- * leaving out the one preferred runs the schedule of, or that runs
- * preferred's (a rule's hierarchical on one node is shm). */
+/* The candidates: `preferred` first, then the model's closest others
+ * (which have no twin), leaving out preferred's twin (a rule's
+ * hierarchical on one node is shm). */
 static int candidates(const tcoll_comm *c, const tcoll_call *call, const tcoll_algorithm *preferred,
                       const tcoll_algorithm **cand) {
   const tcoll_algorithm *closest[TCOLL_ADAPT_CANDIDATES + 1];
   const size_t n = tcoll__closest_candidates(c, call, SPAN, closest, TCOLL_ADAPT_CANDIDATES + 1);
-  const tcoll_algorithm *preferred_runs = preferred->same_as ? preferred->same_as(c) : NULL;
+  const tcoll_algorithm *twin = tcoll__twin(c, preferred, call);
   int num = 0;
   cand[num++] = preferred;
-  for (size_t i = 0; i < n && num < TCOLL_ADAPT_CANDIDATES; i++) {
-    const tcoll_algorithm *a = closest[i];
-    if (a == preferred || a == preferred_runs || (a->same_as && a->same_as(c) == preferred)) continue;
-    cand[num++] = a;
-  }
+  for (size_t i = 0; i < n && num < TCOLL_ADAPT_CANDIDATES; i++)
+    if (closest[i] != preferred && closest[i] != twin) cand[num++] = closest[i];
   return num;
 }
 
@@ -149,11 +146,18 @@ static void start_look(tcoll_adapt_state *st) {
   start_round(st);
 }
 
+/* Candidates still timed: a round is active(st) x BLOCK calls. */
+static int active(const tcoll_adapt_state *st) {
+  int n = 0;
+  for (int i = 0; i < st->num; i++) n += !st->excluded[i];
+  return n;
+}
+
 /* The candidate the b-th block of a round times: the b-th one not excluded. */
 static int block_candidate(const tcoll_adapt_state *st, int b) {
   for (int i = 0; i < st->num; i++)
     if (!st->excluded[i] && b-- == 0) return i;
-  return 0; /* not reached: b < st->active */
+  return 0; /* not reached: b < active(st) */
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -200,7 +204,6 @@ static void prepare(const tcoll_comm *c, const tcoll_call *call, const tcoll_alg
   memcpy(st->cand, cand, sizeof cand[0] * (size_t)num);
   st->winner = -1;
   memset(st->excluded, 0, sizeof st->excluded);
-  st->active = num;
   st->last_agree = 0;
   st->agree_seconds = 0;
   st->looks = 0;
@@ -210,10 +213,9 @@ static void prepare(const tcoll_comm *c, const tcoll_call *call, const tcoll_alg
 }
 
 /* Calls of the winner before the next look: the shortest run that keeps a
- * look within OVERHEAD (at least FIRST_RUN), or when `kept` (a look kept
- * the winner), twice
- * the last run up to MAX_RUN_SECONDS (never below the shortest). The same
- * on every rank: it uses only the agreed times. */
+ * look within OVERHEAD (at least FIRST_RUN); when `kept` (a look kept the
+ * winner), twice the last run, up to MAX_RUN_SECONDS (never below the
+ * shortest). The same on every rank: it uses only the agreed times. */
 static unsigned run_length(const tcoll_adapt_state *st, const double *agreed, int winner, bool kept) {
   if (!isfinite(agreed[winner])) return FIRST_RUN; /* it failed: look again soon */
   /* no call takes less than this (a timer coarser than the call could
@@ -266,7 +268,6 @@ static void end_look(tcoll_comm *c, const tcoll_call *call, tcoll_adapt_state *s
   for (int i = 0; i < st->num && failing < st->num; i++)
     if (!isfinite(agreed[i]) && !st->excluded[i]) {
       st->excluded[i] = true;
-      st->active--;
       TCOLL_WARN("%s of %zu bytes: %s failed while timed (TCOLL_ADAPTIVE); it is not timed again",
                  tcoll__coll_name(call->coll), call->bytes, st->cand[i]->name);
     }
@@ -321,7 +322,7 @@ tcoll_status tcoll__adapt_run(tcoll_comm *c, const tcoll_call *call, const tcoll
    * the smaller call's, but by less than the unscaled one). */
   else if (k > 0 && !st->warming)
     st->samples[i][st->round * (BLOCK - 1) + k - 1] = seconds * (double)st->ref_bytes / (double)call->bytes;
-  if (++st->done < (unsigned)(st->active * BLOCK)) return status;
+  if (++st->done < (unsigned)(active(st) * BLOCK)) return status;
   /* the end of a round */
   if (st->warming) { /* the warm-up round: now the first look (its failures count) */
     st->warming = false;

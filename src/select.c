@@ -130,6 +130,12 @@ tcoll_status tcoll__select(tcoll_comm *c, const tcoll_call *call, const tcoll_al
   return TCOLL_OK;
 }
 
+const tcoll_algorithm *tcoll__twin(const tcoll_comm *c, const tcoll_algorithm *a, const tcoll_call *call) {
+  const tcoll_algorithm *twin = a->same_as ? a->same_as(c) : NULL;
+  char why[192];
+  return twin && twin->check(c, call, why, sizeof why) ? twin : NULL;
+}
+
 size_t tcoll__closest_candidates(const tcoll_comm *c, const tcoll_call *call, double span,
                                  const tcoll_algorithm **out, size_t max) {
   candidate cand[MAX_CANDIDATES];
@@ -145,13 +151,8 @@ size_t tcoll__closest_candidates(const tcoll_comm *c, const tcoll_call *call, do
         next = (int)i;
     if (next < 0 || cand[next].seconds > span * cand[best].seconds) break;
     taken[next] = true;
-    /* one that runs another's schedule here (hierarchical on one node is
-     * shm): timing both would spend calls learning nothing */
-    const tcoll_algorithm *same = cand[next].alg->same_as ? cand[next].alg->same_as(c) : NULL;
-    bool other_usable = false;
-    for (size_t k = 0; same && k < n; k++) other_usable |= cand[k].alg == same && cand[k].usable;
-    if (other_usable) continue;
-    out[num++] = cand[next].alg;
+    /* timing both twins would spend calls learning nothing */
+    if (!tcoll__twin(c, cand[next].alg, call)) out[num++] = cand[next].alg;
   }
   return num;
 }

@@ -192,7 +192,7 @@ typedef struct {
 #define TCOLL_ADAPT_SAMPLES 6  /* timed calls of a candidate per look (adapt.c) */
 typedef struct {
   bool ready;
-  size_t count; /* the call the candidates were evaluated for */
+  size_t count; /* the last call's (prepare's fast path) */
   tcoll_dtype dtype;
   tcoll_op op;
   int num;
@@ -201,7 +201,6 @@ typedef struct {
   double samples[TCOLL_ADAPT_CANDIDATES][TCOLL_ADAPT_SAMPLES]; /* this rank's timed calls of the look */
   bool failed[TCOLL_ADAPT_CANDIDATES]; /* a call of the candidate failed in this look (this rank) */
   bool excluded[TCOLL_ADAPT_CANDIDATES]; /* failed in a look on some rank: no longer timed */
-  int active;           /* candidates not excluded (a round runs active x BLOCK calls) */
   double last_agree;    /* this rank's time in the last look's agreement */
   double agree_seconds; /* what a look's agreement costs: the smallest agreed time so far */
   double measured[TCOLL_ADAPT_CANDIDATES]; /* last look: the slowest rank's median call */
@@ -407,9 +406,14 @@ void tcoll__select_invalidate(tcoll_comm *c);
 tcoll_status tcoll__check_args(tcoll_comm *c, const tcoll_call *call);
 /* The report behind tcoll_explain(). */
 void tcoll__explain(const tcoll_comm *c, const tcoll_call *call, char *buf, size_t buflen);
+/* The algorithm whose schedule `a` runs for this call (a->same_as), when
+ * that one can run the call; NULL when `a` runs its own. Hierarchical on
+ * one node is shm: one of the two is timed, listed, swept. */
+const struct tcoll_algorithm *tcoll__twin(const tcoll_comm *c, const struct tcoll_algorithm *a,
+                                          const tcoll_call *call);
 /* The usable algorithms whose predicted time is within `span` times the
- * cheapest one's, cheapest first, at most max, leaving out one that runs
- * another's schedule (same_as). Returns how many. */
+ * cheapest one's, cheapest first, at most max, leaving out one that has a
+ * twin (tcoll__twin). Returns how many. */
 size_t tcoll__closest_candidates(const tcoll_comm *c, const tcoll_call *call, double span,
                                  const struct tcoll_algorithm **out, size_t max);
 /* snprintf that appends at buf + used and never overruns; returns the new

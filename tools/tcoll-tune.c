@@ -220,6 +220,13 @@ static int fits(double need, double limit) {
   return ok;
 }
 
+/* The call a size makes (selection needs no buffers). */
+static tcoll_call call_of(tcoll_coll coll, const bench_layout *l, const bench_params *bp) {
+  const size_t es = ref_size(bp->dtype);
+  return (tcoll_call){.coll = coll, .count = l->count, .dtype = bp->dtype, .op = bp->op, .elem_size = es,
+                      .bytes = l->count * es};
+}
+
 /* Measures one size of a collective into s: checks every variant once (a
  * variant that declines or fails is not run; one that computes a wrong
  * result is an error), then times the rest interleaved. Returns 0, or -1
@@ -246,11 +253,9 @@ static int measure_size(tcoll_comm *c, const bench_params *bp0, tune_coll_result
      * on one node is shm) is that one: timing it twice only lets noise
      * pick between two names for the same code */
     const tcoll_algorithm *alg = k < cr->nalgs ? tcoll__algorithm_find(cr->coll, v[k].algo) : NULL;
-    const tcoll_algorithm *same = alg && alg->same_as ? alg->same_as(c) : NULL;
-    const tcoll_call call = {.coll = cr->coll, .count = l.count, .dtype = bp->dtype, .op = bp->op,
-                             .elem_size = es, .bytes = l.count * es};
-    char same_why[160];
-    if (same && same->check(c, &call, same_why, sizeof same_why)) {
+    const tcoll_call call = call_of(cr->coll, &l, bp);
+    const tcoll_algorithm *same = alg ? tcoll__twin(c, alg, &call) : NULL;
+    if (same) {
       if (!cr->why_not[k][0]) snprintf(cr->why_not[k], sizeof cr->why_not[k], "runs %s's schedule in this job", same->name);
       continue;
     }
@@ -491,7 +496,8 @@ static int validate(tcoll_comm *c, const options *o, const bench_params *bp, tun
     /* a rule's hierarchical on one node runs shm's schedule: named so, as
      * the sweep left it out under its own name */
     const tcoll_algorithm *ran_alg = ran ? tcoll__algorithm_find(cr->coll, ran) : NULL;
-    const tcoll_algorithm *ran_same = ran_alg && ran_alg->same_as ? ran_alg->same_as(c) : NULL;
+    const tcoll_call call = call_of(cr->coll, &l, bp);
+    const tcoll_algorithm *ran_same = ran_alg ? tcoll__twin(c, ran_alg, &call) : NULL;
     snprintf(ck->auto_alg, sizeof ck->auto_alg, "%s", ran_same ? ran_same->name : ran ? ran : "?");
     double mn, p99, med, sorted[TUNE_MAX_ROUNDS];
     for (int k = 0; k < nv; k++) {
